@@ -1,0 +1,77 @@
+"""The ``forgetlab`` command line.
+
+Each lab owns its command group in its own ``cli`` module; they are imported lazily so
+``forgetlab --help`` stays fast and an LLM command never pays for the synthetic lab's
+imports (or vice versa). User errors end as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from forgetlab import __version__
+from forgetlab.errors import ForgetlabError
+
+LAB_GROUPS = {
+    "synthetic": ("forgetlab.synthetic.cli", "synthetic", "Synthetic lab: in-context regression, Bayes references, forgetting, conjugates."),
+    "llm": ("forgetlab.llm.cli", "llm", "LLM lab: paired evaluation of base vs fine-tuned models under conjugate transforms."),
+    "finetune": ("forgetlab.finetune.cli", "finetune", "Fine-tuning lab: build data, fine-tune, and watch forgetting happen."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subgroups are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAB_GROUPS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAB_GROUPS:
+            module_name, attr, _ = LAB_GROUPS[cmd_name]
+            module = importlib.import_module(module_name)
+            command: click.Command = getattr(module, attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in sorted(LAB_GROUPS.items())]
+        with formatter.section("Labs"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="forgetlab")
+def cli() -> None:
+    """forgetlab: measure what fine-tuning suppressed, explain it, and get it back.
+
+    Kotha, Springer & Raghunathan, "Understanding Catastrophic Forgetting in Language
+    Models via Implicit Inference" (ICLR 2024), as a toolkit.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning user errors into one line and exit code 2."""
+    try:
+        return cli.main(args=argv, prog_name="forgetlab", standalone_mode=False)
+    except ForgetlabError as exc:
+        click.echo(f"forgetlab: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("forgetlab: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"forgetlab: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("forgetlab: interrupted (finished work is saved; rerun the same command to resume)", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
