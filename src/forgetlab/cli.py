@@ -17,9 +17,21 @@ from forgetlab import __version__
 from forgetlab.errors import ForgetlabError
 
 LAB_GROUPS = {
-    "synthetic": ("forgetlab.synthetic.cli", "synthetic", "Synthetic lab: in-context regression, Bayes references, forgetting, conjugates."),
-    "llm": ("forgetlab.llm.cli", "llm", "LLM lab: paired evaluation of base vs fine-tuned models under conjugate transforms."),
-    "finetune": ("forgetlab.finetune.cli", "finetune", "Fine-tuning lab: build data, fine-tune, and watch forgetting happen."),
+    "synthetic": (
+        "forgetlab.synthetic.cli",
+        "synthetic",
+        "Synthetic lab: in-context regression, Bayes references, forgetting, conjugates.",
+    ),
+    "llm": (
+        "forgetlab.llm.cli",
+        "llm",
+        "LLM lab: paired evaluation of base vs fine-tuned models under conjugate transforms.",
+    ),
+    "finetune": (
+        "forgetlab.finetune.cli",
+        "finetune",
+        "Fine-tuning lab: build data, fine-tune, and watch forgetting happen.",
+    ),
 }
 
 
@@ -69,7 +81,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("forgetlab: interrupted (finished work is saved; rerun the same command to resume)", err=True)
+        click.echo(
+            "forgetlab: interrupted (finished work is saved; rerun the same command to resume)",
+            err=True,
+        )
         sys.exit(130)
 
 

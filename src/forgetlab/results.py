@@ -146,7 +146,9 @@ class JsonlCache:
         if not rows:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
+        needs_newline = (
+            self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
+        )
         with open(self.path, "a", encoding="utf-8") as fh:
             if needs_newline:
                 fh.write("\n")
@@ -163,7 +165,11 @@ class JsonlCache:
 
 
 def prepare_run_dir(
-    out: str | Path, config: Mapping[str, Any], *, overwrite: bool = False, name: str = "run_config.json"
+    out: str | Path,
+    config: Mapping[str, Any],
+    *,
+    overwrite: bool = False,
+    name: str = "run_config.json",
 ) -> Path:
     """Claim ``out`` for a run with ``config``.
 

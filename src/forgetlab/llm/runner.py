@@ -42,7 +42,13 @@ def generate_cached(
         raise ValueError("batch_size must be >= 1")
     key = cache.key
     todo = [it for it in items if str(it[key]) not in cache]
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, disable=not show_progress, leave=False)
+    bar = tqdm(
+        total=len(items),
+        initial=len(items) - len(todo),
+        desc=desc,
+        disable=not show_progress,
+        leave=False,
+    )
     try:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
@@ -50,11 +56,18 @@ def generate_cached(
             if mode == "complete":
                 outputs = backend.complete(inputs, config)
             else:
-                convs = [[{"role": "user", "content": x}] if isinstance(x, str) else x for x in inputs]
+                convs = [
+                    [{"role": "user", "content": x}] if isinstance(x, str) else x for x in inputs
+                ]
                 outputs = backend.chat(convs, config)
             if len(outputs) != len(chunk):
-                raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(chunk)} inputs")
-            rows = [finish(it, out) if finish else {**it, "output": out} for it, out in zip(chunk, outputs, strict=True)]
+                raise RuntimeError(
+                    f"backend returned {len(outputs)} outputs for {len(chunk)} inputs"
+                )
+            rows = [
+                finish(it, out) if finish else {**it, "output": out}
+                for it, out in zip(chunk, outputs, strict=True)
+            ]
             cache.add_many(rows)
             bar.update(len(chunk))
     finally:

@@ -101,7 +101,9 @@ class Batch:
         return torch.einsum("bkd,bd->bk", self.xs, self.ws)
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(t.to(device) for t in (self.xs, self.ys, self.ws, self.is_discrete, self.pool_index)))
+        return Batch(
+            *(t.to(device) for t in (self.xs, self.ys, self.ws, self.is_discrete, self.pool_index))
+        )
 
     def __len__(self) -> int:
         return int(self.xs.shape[0])

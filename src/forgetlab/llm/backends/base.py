@@ -59,7 +59,9 @@ class Backend(ABC):
         """Continue each raw prompt; returns only the newly generated text."""
 
     @abstractmethod
-    def chat(self, conversations: Sequence[Sequence[Message]], config: GenerationConfig) -> list[str]:
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], config: GenerationConfig
+    ) -> list[str]:
         """Reply to each conversation with the model's chat template applied."""
 
     def close(self) -> None:  # noqa: B027 - optional hook

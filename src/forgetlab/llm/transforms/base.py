@@ -41,7 +41,12 @@ class Transform(ABC):
         return type(self).inverse is not Transform.inverse
 
     def describe(self) -> dict[str, object]:
-        return {"name": self.name, "bijective": self.bijective, "scope": self.scope, "invertible": self.invertible}
+        return {
+            "name": self.name,
+            "bijective": self.bijective,
+            "scope": self.scope,
+            "invertible": self.invertible,
+        }
 
 
 _REGISTRY: dict[str, Callable[[str], Transform]] = {}
