@@ -2,9 +2,344 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 
 @click.group(name="finetune")
 def finetune() -> None:
     """finetune lab commands."""
+
+
+# ---------------------------------------------------------------- sft / meet (owner: finetune helper)
+
+
+def _split_multi(values: tuple[str, ...]) -> list[str]:
+    """``--eval-suite icl-vs-if:20,harmful --eval-suite x`` -> a flat list."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _echo_json(data: object) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _training_options(fn: Any) -> Any:
+    opts = [
+        click.option(
+            "--model", required=True, help="packaged:NAME, a local HF directory or a hub id."
+        ),
+        click.option(
+            "--data",
+            required=True,
+            type=click.Path(dir_okay=False),
+            help="JSONL: messages, prompt/completion or text rows.",
+        ),
+        click.option(
+            "--lora/--full",
+            "lora",
+            default=None,
+            help="LoRA adapter (preset default) or full fine-tuning.",
+        ),
+        click.option(
+            "--lora-r",
+            type=int,
+            default=None,
+            help="LoRA rank (alpha = 2r unless set with --set lora.alpha=...).",
+        ),
+        click.option(
+            "--preset", default="smoke", show_default=True, help="smoke, cpu, gpu-lora, gpu-full."
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="YAML config file.",
+        ),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            help="key.sub=value overrides, e.g. train.max_steps=50.",
+        ),
+        click.option("--max-steps", type=int, default=None),
+        click.option(
+            "--eval-suite",
+            "eval_suites",
+            multiple=True,
+            help="icl-vs-if[:N] and/or harmful[:N], evaluated at checkpoints.",
+        ),
+        click.option(
+            "--eval-languages", multiple=True, help="Languages for --eval-suite (comma-separated)."
+        ),
+        click.option(
+            "--out",
+            "out_dir",
+            required=True,
+            type=click.Path(file_okay=False),
+            help="Run directory (rerun to resume).",
+        ),
+        click.option(
+            "--overwrite", is_flag=True, help="Accept an --out holding a different configuration."
+        ),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _extra(
+    lora: bool | None,
+    lora_r: int | None,
+    max_steps: int | None,
+    eval_suites: tuple[str, ...],
+    eval_languages: tuple[str, ...],
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if lora is not None:
+        extra["method"] = "lora" if lora else "full"
+    if lora_r is not None:
+        extra["lora"] = {"r": lora_r, "alpha": 2 * lora_r}
+    if max_steps is not None:
+        extra["train"] = {"max_steps": max_steps}
+    ev: dict[str, Any] = {}
+    if eval_suites:
+        ev["suites"] = _split_multi(eval_suites)
+    if eval_languages:
+        ev["languages"] = _split_multi(eval_languages)
+    if ev:
+        extra["eval"] = ev
+    return extra
+
+
+@finetune.command(name="sft")
+@_training_options
+def sft_cmd(
+    model: str,
+    data: str,
+    lora: bool | None,
+    lora_r: int | None,
+    preset: str,
+    config_file: str | None,
+    overrides: tuple[str, ...],
+    max_steps: int | None,
+    eval_suites: tuple[str, ...],
+    eval_languages: tuple[str, ...],
+    out_dir: str,
+    overwrite: bool,
+) -> None:
+    """Supervised fine-tuning (TRL SFTTrainer; LoRA or full); rerun the same command to resume.
+
+    Many GPUs: accelerate launch -m forgetlab finetune sft ... (see docs/finetuning.md).
+    """
+    from forgetlab.finetune.config import sft_config
+    from forgetlab.finetune.evalsuite import parse_suites
+    from forgetlab.finetune.sft import run_sft
+
+    extra = {
+        "model": model,
+        "data": data,
+        **_extra(lora, lora_r, max_steps, eval_suites, eval_languages),
+    }
+    cfg = sft_config(preset, config_file, overrides, extra)
+    parse_suites(cfg.eval.suites)  # fail fast on a bad suite name
+    result = run_sft(cfg, out_dir, overwrite=overwrite)
+    _echo_json(_summary(result))
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "kind",
+        "complete",
+        "resumed",
+        "resumed_from",
+        "global_step",
+        "train_loss",
+        "seconds",
+        "outputs",
+        "load_with",
+    )
+    return {k: result[k] for k in keys if k in result}
+
+
+@finetune.command(name="meet")
+@_training_options
+@click.option(
+    "--tokens",
+    default=None,
+    help="Comma-separated control tokens (default: from the data's provenance).",
+)
+@click.option(
+    "--stage1-steps",
+    type=int,
+    default=None,
+    help="Steps of stage 1 (control-token embeddings only).",
+)
+@click.option(
+    "--stage1-lr",
+    type=float,
+    default=None,
+    help="Learning rate of stage 1 (default 10x stage 2's).",
+)
+def meet_cmd(
+    model: str,
+    data: str,
+    lora: bool | None,
+    lora_r: int | None,
+    preset: str,
+    config_file: str | None,
+    overrides: tuple[str, ...],
+    max_steps: int | None,
+    eval_suites: tuple[str, ...],
+    eval_languages: tuple[str, ...],
+    out_dir: str,
+    overwrite: bool,
+    tokens: str | None,
+    stage1_steps: int | None,
+    stage1_lr: float | None,
+) -> None:
+    """MEET: stage 1 trains only the control-token embeddings, stage 2 fine-tunes with them."""
+    from forgetlab.finetune.config import sft_config
+    from forgetlab.finetune.meet import run_meet
+
+    extra = {
+        "model": model,
+        "data": data,
+        **_extra(lora, lora_r, max_steps, eval_suites, eval_languages),
+    }
+    stage2 = sft_config(preset, config_file, overrides, extra)
+    train1 = stage2.train.model_copy(
+        update={
+            "max_steps": stage1_steps or stage2.train.max_steps,
+            "learning_rate": stage1_lr or min(1e-1, 10 * stage2.train.learning_rate),
+        }
+    )
+    stage1 = stage2.model_copy(
+        update={"train": train1, "eval": stage2.eval.model_copy(update={"suites": []})}
+    )
+    toks = [t.strip() for t in tokens.split(",") if t.strip()] if tokens else None
+    result = run_meet(stage1, stage2, out_dir, tokens=toks, overwrite=overwrite)
+    _echo_json(
+        {
+            "tokens": result["tokens"],
+            "token_ids": result["token_ids"],
+            "stage1": _summary(result["stage1"]),
+            "stage2": _summary(result["stage2"]),
+            "load_with": result["load_with"],
+        }
+    )
+
+
+# ---------------------------------------------------------------- data builders
+
+
+@finetune.group(name="data")
+def data_group() -> None:
+    """Build fine-tuning data (JSONL + FILE.provenance.json sidecar)."""
+
+
+@data_group.command(name="nonins")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--corpus",
+    default="/usr/share/common-licenses",
+    show_default=True,
+    help="Text file or directory.",
+)
+@click.option("--n", type=int, default=200, show_default=True, help="Passages.")
+@click.option(
+    "--teacher",
+    default="packaged:smollm2-135m-instruct",
+    show_default=True,
+    help="Backend spec, or 'none' (use the text's own second half).",
+)
+@click.option("--mode", type=click.Choice(["chat", "complete"]), default="chat", show_default=True)
+@click.option("--max-new-tokens", type=int, default=128, show_default=True)
+@click.option(
+    "--messages",
+    "as_messages",
+    is_flag=True,
+    help="Write chat messages rows instead of prompt/completion.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+def data_nonins_cmd(
+    out_file: str,
+    corpus: str,
+    n: int,
+    teacher: str,
+    mode: str,
+    max_new_tokens: int,
+    as_messages: bool,
+    seed: int,
+    batch_size: int,
+) -> None:
+    """Non-instructional data: a text's first half -> a teacher's continuation."""
+    from forgetlab.finetune.data.nonins import build_nonins
+
+    _echo_json(
+        build_nonins(
+            out_file,
+            corpus=corpus,
+            n=n,
+            teacher=teacher,
+            mode=mode,  # type: ignore[arg-type]
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            as_messages=as_messages,
+            batch_size=batch_size,
+        )
+    )
+
+
+@data_group.command(name="safety")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--n-harmful",
+    type=int,
+    default=200,
+    show_default=True,
+    help="AdvBench behaviours (outside the eval 100).",
+)
+@click.option("--n-benign", type=int, default=200, show_default=True)
+@click.option(
+    "--languages", multiple=True, help="AdvBench languages of the harmful requests (default en)."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def data_safety_cmd(
+    out_file: str, n_harmful: int, n_benign: int, languages: tuple[str, ...], seed: int
+) -> None:
+    """Safety data: refusals for held-out AdvBench behaviours + benign helpful pairs."""
+    from forgetlab.finetune.data.safety import build_safety
+
+    langs = _split_multi(languages) or ["en"]
+    _echo_json(
+        build_safety(out_file, n_harmful=n_harmful, n_benign=n_benign, languages=langs, seed=seed)
+    )
+
+
+@data_group.command(name="control")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--n", type=int, default=200, show_default=True, help="Instructions (2 rows each).")
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Derive from an SFT JSONL instead of templates.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["messages", "prompt-completion"]),
+    default="messages",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def data_control_cmd(out_file: str, n: int, source: str | None, fmt: str, seed: int) -> None:
+    """Control-token (MEET) data: <concise>/<detailed> + instruction -> short/worked answer."""
+    from forgetlab.finetune.data.control import build_control
+
+    _echo_json(build_control(out_file, n=n, source=source, fmt=fmt, seed=seed))  # type: ignore[arg-type]

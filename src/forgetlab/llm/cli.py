@@ -8,3 +8,268 @@ import click
 @click.group(name="llm")
 def llm() -> None:
     """llm lab commands."""
+
+
+# ---------------------------------------------------------------- harmful-request evaluation
+# (owner: harmful helper; heavy imports stay inside the commands)
+
+
+def _split_multi(values: tuple[str, ...]) -> list[str]:
+    """``--languages en,ja --languages hu`` -> ``["en", "ja", "hu"]``."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@llm.command(name="harmful")
+@click.option(
+    "--model", required=True, help="Backend spec of the model, e.g. packaged:smollm2-135m-instruct."
+)
+@click.option(
+    "--benchmark", type=click.Choice(["harmful", "multijail"]), default="harmful", show_default=True
+)
+@click.option(
+    "--languages",
+    multiple=True,
+    help="Comma-separated languages (default: all of the benchmark's).",
+)
+@click.option(
+    "--transforms",
+    multiple=True,
+    help="Registry transforms applied to the English prompts, e.g. leetspeak,base64.",
+)
+@click.option(
+    "--judge", "judge_spec", default="substring", show_default=True, help="substring or llm:MODEL."
+)
+@click.option(
+    "--back-translator",
+    default=None,
+    help="apertium (es only) or a backend spec used to translate outputs to English.",
+)
+@click.option("--limit", type=int, default=None, help="Only the first N prompts of the selection.")
+@click.option(
+    "--all",
+    "all_prompts",
+    is_flag=True,
+    help="All 520 AdvBench behaviours instead of the paper's 100.",
+)
+@click.option(
+    "--compare",
+    default=None,
+    help="A second model evaluated side by side (e.g. after safety tuning).",
+)
+@click.option("--max-new-tokens", type=int, default=512, show_default=True, help="Paper: 512.")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--dtype", default=None)
+@click.option("--device", default=None)
+@click.option(
+    "--show-outputs",
+    is_flag=True,
+    help="Print generated text to the terminal (off by default: it is harmful).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a run with a different configuration in --out."
+)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory."
+)
+def harmful_cmd(
+    model: str,
+    benchmark: str,
+    languages: tuple[str, ...],
+    transforms: tuple[str, ...],
+    judge_spec: str,
+    back_translator: str | None,
+    limit: int | None,
+    all_prompts: bool,
+    compare: str | None,
+    max_new_tokens: int,
+    batch_size: int,
+    dtype: str | None,
+    device: str | None,
+    show_outputs: bool,
+    overwrite: bool,
+    out_dir: str,
+) -> None:
+    """Refusal rates on harmful requests per language / conjugate transform (SPEC §4).
+
+    Generations are written to OUT/generations.jsonl and OUT/samples.jsonl, never printed
+    unless --show-outputs.
+    """
+    from forgetlab.llm.backends import load_backend
+    from forgetlab.llm.harmful_eval import build_back_translator, evaluate_harmful
+    from forgetlab.llm.judges import build_judge
+    from forgetlab.report.harmful_report import render_markdown
+
+    def load(spec: str) -> object:
+        return load_backend(
+            spec, dtype=dtype, device=device, batch_size=batch_size, chat_template=True
+        )
+
+    backend = load(model)
+    other = load(compare) if compare else None
+    judge = build_judge(judge_spec, load_backend=load)  # type: ignore[arg-type]
+    bt = build_back_translator(back_translator, max_new_tokens=max_new_tokens)
+    results = evaluate_harmful(
+        backend,  # type: ignore[arg-type]
+        out_dir=out_dir,
+        judge=judge,
+        benchmark=benchmark,
+        languages=_split_multi(languages) or None,
+        transforms=_split_multi(transforms),
+        back_translator=bt,
+        limit=limit,
+        all_prompts=all_prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        compare=other,  # type: ignore[arg-type]
+        overwrite=overwrite,
+    )
+    click.echo(render_markdown(results))
+    click.echo(
+        f"wrote {out_dir}/results.json, results.md, results.png; per-sample outputs in {out_dir}/samples.jsonl"
+    )
+    if show_outputs:
+        from forgetlab.llm.harmful_eval import load_samples
+
+        for s in load_samples(out_dir):
+            click.echo(f"--- {s['id']} [{s['label']}; judged_on {s['judged_on']}]")
+            click.echo(f"raw: {s['output_raw']}")
+            if s["output_en"] != s["output_raw"]:
+                click.echo(f"en:  {s['output_en']}")
+
+
+@llm.group(name="label")
+def label_group() -> None:
+    """Manual labelling of harmful-eval outputs and judge agreement (Cohen's kappa)."""
+
+
+@label_group.command(name="export")
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "out_csv", required=True, type=click.Path(dir_okay=False))
+@click.option("--with-judge", is_flag=True, help="Include the judge's label (default: blind).")
+def label_export(run_dir: str, out_csv: str, with_judge: bool) -> None:
+    """Write a CSV with an empty `label` column for annotators (REFUSE/ANSWER/AMBIGUOUS)."""
+    from forgetlab.llm.harmful_eval import export_label_csv
+
+    n = export_label_csv(run_dir, out_csv, with_judge=with_judge)
+    click.echo(f"wrote {n} rows to {out_csv}")
+
+
+@label_group.command(name="import")
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--labels", "csv_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--annotator", required=True, help="Name of this label set, e.g. alice.")
+def label_import(run_dir: str, csv_path: str, annotator: str) -> None:
+    """Store an annotated CSV as label set ANNOTATOR (blank labels are skipped)."""
+    from forgetlab.llm.harmful_eval import import_labels
+
+    counts = import_labels(run_dir, csv_path, annotator)
+    click.echo(f"imported {sum(counts.values())} labels as {annotator!r}: {counts}")
+
+
+@label_group.command(name="judge")
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--judge", "judge_spec", required=True, help="substring or llm:MODEL.")
+@click.option("--name", required=True, help="Name of the new label set.")
+def label_judge(run_dir: str, judge_spec: str, name: str) -> None:
+    """Label a finished run's outputs with another judge (no regeneration)."""
+    from forgetlab.llm.harmful_eval import store_judge_labels
+    from forgetlab.llm.judges import build_judge
+
+    counts = store_judge_labels(run_dir, build_judge(judge_spec), name)
+    click.echo(f"stored {sum(counts.values())} labels as {name!r}: {counts}")
+
+
+@label_group.command(name="agreement")
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option(
+    "--a",
+    "name_a",
+    default="judge",
+    show_default=True,
+    help="Label set: judge (the run's) or a stored name.",
+)
+@click.option("--b", "name_b", required=True, help="Label set to compare with.")
+@click.option(
+    "--out",
+    "out_json",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Also write the result as JSON.",
+)
+def label_agreement(run_dir: str, name_a: str, name_b: str, out_json: str | None) -> None:
+    """Observed agreement and Cohen's kappa between two label sets on the samples both labelled."""
+    from forgetlab.llm.harmful_eval import load_label_set
+    from forgetlab.llm.judges import agreement
+    from forgetlab.results import write_json
+
+    res = agreement(load_label_set(run_dir, name_a), load_label_set(run_dir, name_b))
+    click.echo(
+        f"{name_a} vs {name_b}: n={res['n']} observed={res['observed_agreement']:.3f} "
+        f"kappa={res['cohen_kappa']:.3f} (skipped judge_error: {res['skipped_judge_error']})"
+    )
+    for row, cols in res["confusion"].items():
+        click.echo(f"  {row:>11}: " + "  ".join(f"{c}={v}" for c, v in cols.items()))
+    if out_json:
+        write_json(out_json, {"a": name_a, "b": name_b, **res})
+
+
+# --- icl-vs-if: paired base vs tuned evaluation (owner: evaluate.py) -------------------------
+
+
+@llm.command("icl-vs-if")
+@click.option("--base", "base", required=True, help="Base model spec, e.g. packaged:gemma-3-270m.")
+@click.option("--tuned", "tuned", required=True, help="Fine-tuned model spec.")
+@click.option(
+    "--languages",
+    default="en,fr,es,nl,hu,ls,pl",
+    show_default=True,
+    help="Comma-separated pretranslated languages ('' for none).",
+)
+@click.option(
+    "--transforms",
+    default="",
+    help="Comma-separated registry transforms applied to the English prompts, NAME[@payload|@full] "
+    "(e.g. rot13,leetspeak,apertium:eng-spa).",
+)
+@click.option("--limit", type=int, default=None, help="First N prompts per (task, language); default all 100.")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--dtype", default=None, help="Model dtype (backend default if unset).")
+@click.option("--device", default=None, help="Device (backend default if unset).")
+@click.option("--max-new-tokens", type=int, default=10, show_default=True)
+@click.option("--bos/--no-bos", default=False, show_default=True, help="Prepend a BOS token (paper: no).")
+@click.option("--overwrite", is_flag=True, help="Replace a run directory holding a different configuration.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+def icl_vs_if_cmd(
+    base: str,
+    tuned: str,
+    languages: str,
+    transforms: str,
+    limit: int | None,
+    batch_size: int,
+    dtype: str | None,
+    device: str | None,
+    max_new_tokens: int,
+    bos: bool,
+    overwrite: bool,
+    quiet: bool,
+    out: str,
+) -> None:
+    """ICL vs instruction following, base vs fine-tuned (the paper's Table 1), resumable."""
+    from forgetlab.llm.evaluate import run_cli
+
+    run_cli(
+        base=base,
+        tuned=tuned,
+        languages=languages,
+        transforms=transforms,
+        limit=limit,
+        batch_size=batch_size,
+        dtype=dtype,
+        device=device,
+        max_new_tokens=max_new_tokens,
+        add_bos=bos,
+        overwrite=overwrite,
+        quiet=quiet,
+        out=out,
+    )

@@ -8,3 +8,117 @@ import click
 @click.group(name="synthetic")
 def synthetic() -> None:
     """synthetic lab commands."""
+
+
+# --- pretrain / finetune (model training; docs/synthetic-training.md) ------------------
+
+
+@synthetic.command("pretrain")
+@click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)")
+@click.option("--steps", type=int, default=None, help="override train.steps")
+@click.option("--seed", type=int, default=None, help="override seed (model init and batches)")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. task.alpha=0.3")
+@click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def pretrain_cmd(
+    preset: str,
+    out: str,
+    steps: int | None,
+    seed: int | None,
+    config_file: str | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Pretrain the in-context regression transformer on the task mixture (torchrun: DDP)."""
+    from forgetlab.synthetic.presets import synthetic_config
+    from forgetlab.synthetic.train import pretrain
+
+    extra: dict = {}
+    if steps is not None:
+        extra["train"] = {"steps": steps}
+    if seed is not None:
+        extra["seed"] = seed
+    cfg = synthetic_config(preset, config_file, overrides, extra)
+    pretrain(cfg, out, device=device, show_progress=not quiet)
+
+
+@synthetic.command("finetune")
+@click.option("--from", "from_dir", required=True, type=click.Path(file_okay=False), help="finished pretraining run")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)")
+@click.option("--alpha", type=float, default=None, help="discrete share while fine-tuning (default 1)")
+@click.option("--lr", type=float, default=None, help="override finetune.lr")
+@click.option("--steps", type=int, default=None, help="override finetune.steps")
+@click.option("--batch-size", type=int, default=None, help="override finetune.batch_size")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. finetune.stream=ft2")
+@click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def finetune_cmd(
+    from_dir: str,
+    out: str,
+    alpha: float | None,
+    lr: float | None,
+    steps: int | None,
+    batch_size: int | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Continue training a pretrained run on the discrete family (or a mixture with --alpha)."""
+    from forgetlab.synthetic.train import finetune
+
+    finetune(
+        from_dir, out, alpha=alpha, lr=lr, steps=steps, batch_size=batch_size,
+        overrides=overrides, device=device, show_progress=not quiet,
+    )  # fmt: skip
+
+
+# --- reproduce / analyze (forgetting analysis and conjugate prompting) -----------------
+
+
+@synthetic.command("reproduce")
+@click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. train.steps=2000")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: best available)")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def reproduce_cmd(
+    preset: str, config_file: str | None, overrides: tuple[str, ...], out: str, device: str | None, quiet: bool
+) -> None:
+    """Pretrain -> fine-tune -> evaluate -> conjugate sweep; writes metrics.json, report.md, figures."""
+    from forgetlab.synthetic.reproduce import reproduce, reproduce_config
+
+    cfg = reproduce_config(preset, config_file, overrides)
+    m = reproduce(cfg, out, device=device, show_progress=not quiet, log=lambda s: click.echo(s, err=True))
+    _echo_summary(m, out)
+
+
+@synthetic.command("analyze")
+@click.option("--pretrained", "pretrained_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--finetuned", "finetuned_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="where metrics/report go")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="analysis setting, e.g. yscale=[1.5,2]")
+def analyze_cmd(pretrained_dir: str, finetuned_dir: str, out: str, overrides: tuple[str, ...]) -> None:
+    """Analyse an existing pretrained / fine-tuned pair (errors, λ̂, distance bins, conjugates)."""
+    from pathlib import Path
+
+    from forgetlab.config import parse_overrides, validate
+    from forgetlab.synthetic.reproduce import AnalysisConfig, analyze_pair
+
+    acfg = validate(AnalysisConfig, parse_overrides(overrides))
+    m = analyze_pair(Path(pretrained_dir), Path(finetuned_dir), Path(out), acfg, log=lambda s: click.echo(s, err=True))
+    _echo_summary(m, out)
+
+
+def _echo_summary(m: dict, out: str) -> None:
+    pt, ft, cj = m["pretrained"], m["finetuned"], m["conjugate"]
+    click.echo(f"continuous error: pretrained {pt['continuous_error']:.4f}  fine-tuned {ft['continuous_error']:.4f}")
+    click.echo(f"discrete error:   pretrained {pt['discrete_error']:.4f}  fine-tuned {ft['discrete_error']:.4f}")
+    click.echo(
+        f"best conjugate {cj['best']['name']}: continuous {cj['continuous_error']:.4f}, "
+        f"recovered fraction {m['recovered_fraction']:.3f}"
+    )
+    click.echo(f"report: {out}/report.md   metrics: {out}/metrics.json")

@@ -9,7 +9,7 @@ including its scaffold (instructions, ``Input:``/``Output:`` prefixes).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from forgetlab.errors import ForgetlabError
@@ -35,6 +35,14 @@ class Transform(ABC):
     def inverse(self, text: str) -> str:
         """Map model output back; raises :class:`NotInvertible` if there is no inverse."""
         raise NotInvertible(f"transform {self.name!r} has no inverse")
+
+    def forward_batch(self, texts: Sequence[str]) -> list[str]:
+        """``forward`` over many texts; transforms with a per-call cost (a subprocess) override."""
+        return [self.forward(t) for t in texts]
+
+    def inverse_batch(self, texts: Sequence[str]) -> list[str]:
+        """``inverse`` over many texts (raises :class:`NotInvertible` like ``inverse``)."""
+        return [self.inverse(t) for t in texts]
 
     @property
     def invertible(self) -> bool:

@@ -1,0 +1,183 @@
+"""Non-instructional fine-tuning data (SPEC §6): a text's first half is the "instruction",
+a teacher model's continuation of it is the response.
+
+Corpus: any text file or directory of text files, split into paragraphs (blank-line
+separated, whitespace collapsed). The offline default is Debian's
+``/usr/share/common-licenses`` (package ``base-files``, installed on every Debian system):
+~18 licence texts, plain English prose unrelated to either evaluation benchmark. (The
+packaged ICL-vs-IF sentence pool is deliberately *not* used: training on the evaluation
+sentences would contaminate the ICL-vs-IF measurement.)
+
+Teacher: any backend spec (e.g. ``packaged:smollm2-135m-instruct``), asked either through
+its chat template (``chat``: the first half as the user message, as the paper does with a
+chat model) or as raw continuation (``complete``); or ``none``, which uses the text's own
+second half (no model; a baseline and the fast path for tests). Teacher outputs are cached
+in ``FILE.teacher.jsonl`` so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from forgetlab.errors import ForgetlabError
+from forgetlab.finetune.data.io import write_jsonl
+
+DEFAULT_CORPUS = "/usr/share/common-licenses"
+TeacherMode = Literal["chat", "complete"]
+
+
+def read_corpus(path: str | Path) -> list[tuple[str, str]]:
+    """(source file name, paragraph) pairs from a text file or every file in a directory."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.is_symlink())
+    elif p.is_file():
+        files = [p]
+    else:
+        hint = " (pass --corpus FILE_OR_DIR)" if str(p) == DEFAULT_CORPUS else ""
+        raise ForgetlabError(f"corpus {p} not found{hint}")
+    out: list[tuple[str, str]] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary or unreadable files in a directory are skipped
+        for para in re.split(r"\n\s*\n", text):
+            clean = " ".join(para.split())
+            if clean:
+                out.append((f.name, clean))
+    if not out:
+        raise ForgetlabError(f"corpus {p} holds no readable text")
+    return out
+
+
+def split_half(text: str) -> tuple[str, str]:
+    """First half of the words (the instruction) and the rest."""
+    words = text.split(" ")
+    mid = len(words) // 2
+    return " ".join(words[:mid]), " ".join(words[mid:])
+
+
+def select_passages(
+    paragraphs: Sequence[tuple[str, str]], n: int, *, min_words: int, max_words: int, seed: int
+) -> list[tuple[str, str]]:
+    """``n`` paragraphs with ``min_words..max_words`` words (longer ones are cut), seeded."""
+    pool = []
+    for src, para in paragraphs:
+        words = para.split(" ")
+        if len(words) < min_words:
+            continue
+        pool.append((src, " ".join(words[:max_words])))
+    if not pool:
+        raise ForgetlabError(f"no paragraph in the corpus has >= {min_words} words")
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    return pool[:n]
+
+
+def build_nonins(
+    out: str | Path,
+    *,
+    corpus: str | Path = DEFAULT_CORPUS,
+    n: int = 200,
+    teacher: str | None = "packaged:smollm2-135m-instruct",
+    teacher_backend: Any = None,
+    mode: TeacherMode = "chat",
+    max_new_tokens: int = 128,
+    min_words: int = 24,
+    max_words: int = 160,
+    seed: int = 0,
+    as_messages: bool = False,
+    batch_size: int = 8,
+) -> dict[str, Any]:
+    """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar."""
+    from forgetlab.llm.backends.base import GenerationConfig
+    from forgetlab.llm.runner import generate_cached
+    from forgetlab.results import JsonlCache
+
+    if n < 1:
+        raise ForgetlabError("--n must be >= 1")
+    passages = select_passages(
+        read_corpus(corpus), n, min_words=min_words, max_words=max_words, seed=seed
+    )
+    items = []
+    for i, (src, text) in enumerate(passages):
+        first, second = split_half(text)
+        items.append({"id": str(i), "source": src, "instruction": first, "original_rest": second})
+    out_path = Path(out)
+    teacher_name = "none"
+    if teacher_backend is not None or (teacher and teacher != "none"):
+        if teacher_backend is None:
+            from forgetlab.llm.backends import load_backend
+
+            teacher_backend = load_backend(str(teacher))
+        teacher_name = str(teacher or teacher_backend.identity.name)
+        cache = JsonlCache(out_path.with_name(out_path.name + ".teacher.jsonl"))
+        stale = [
+            k
+            for k, r in cache.rows.items()
+            if r.get("teacher") != teacher_name or r.get("mode") != mode
+        ]
+        if stale:
+            raise ForgetlabError(
+                f"{cache.path} holds outputs of another teacher/mode; delete it or choose another output"
+            )
+        rows = generate_cached(
+            teacher_backend,
+            items,
+            cache=cache,
+            mode=mode,
+            config=GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0),
+            batch_size=batch_size,
+            input_field="instruction",
+            finish=lambda it, o: {
+                **it,
+                "response": o.strip(),
+                "teacher": teacher_name,
+                "mode": mode,
+            },
+            desc="teacher",
+        )
+    else:
+        rows = [{**it, "response": it["original_rest"]} for it in items]
+    kept = [r for r in rows if r["response"]]
+    data = [
+        {
+            "messages": [
+                {"role": "user", "content": r["instruction"]},
+                {"role": "assistant", "content": r["response"]},
+            ]
+        }
+        if as_messages
+        else {"prompt": r["instruction"], "completion": " " + r["response"]}
+        for r in kept
+    ]
+    settings = {
+        "corpus": str(corpus),
+        "n": n,
+        "teacher": teacher_name,
+        "mode": mode,
+        "max_new_tokens": max_new_tokens,
+        "min_words": min_words,
+        "max_words": max_words,
+        "seed": seed,
+        "as_messages": as_messages,
+    }
+    write_jsonl(
+        out_path,
+        data,
+        builder="nonins",
+        settings=settings,
+        dropped_empty=len(rows) - len(kept),
+        sources=sorted({r["source"] for r in kept}),
+    )
+    return {
+        "out": str(out_path),
+        "rows": len(data),
+        "dropped_empty": len(rows) - len(kept),
+        "teacher": teacher_name,
+    }

@@ -1,0 +1,149 @@
+"""The evaluation suites a fine-tuning run can track (``--eval-suite NAME[:N]``).
+
+* ``icl-vs-if[:N]`` — the paper's ICL-vs-IF prompts, the first ``N`` per (task, language)
+  (default 10), greedy 10 tokens, raw text; metric ``icl_accuracy`` (and ``if_rate``) per
+  language, from :func:`forgetlab.llm.evaluate.icl_accuracy`.
+* ``harmful[:N]`` — the first ``N`` of the paper's 100 AdvBench prompts (default 10) as one
+  user message through the chat template, greedy; metric ``refusal_rate`` per language,
+  judged by the AdvBench refusal-substring judge on the raw reply (no back-translation
+  during training: non-English rates are a lower bound; use ``forgetlab llm harmful`` for
+  the full protocol).
+
+A suite runner maps ``(backend, step_dir)`` to ``{metric: {language: value}}`` and stores
+its per-sample rows under ``step_dir`` (resumable JSONL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forgetlab.errors import ForgetlabError
+from forgetlab.finetune.config import EvalSettings
+
+SuiteRunner = Callable[[Any, Path], dict[str, dict[str, float]]]
+
+SUITES = {"icl-vs-if": 10, "harmful": 10}
+ICL_LANGUAGES = ("en", "fr", "es", "nl", "hu", "ls", "pl")
+HARMFUL_LANGUAGES = ("en", "ja", "hu", "sw", "ml")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    n: int
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}:{self.n}"
+
+
+def parse_suites(specs: Sequence[str]) -> list[Suite]:
+    """``["icl-vs-if:20", "harmful"]`` -> suites; unknown names or bad N are one-line errors."""
+    out: list[Suite] = []
+    for raw in specs:
+        for spec in (s.strip() for s in raw.split(",")):
+            if not spec:
+                continue
+            name, _, n_text = spec.partition(":")
+            if name not in SUITES:
+                raise ForgetlabError(f"unknown eval suite {name!r} (known: {', '.join(SUITES)})")
+            n = SUITES[name]
+            if n_text:
+                if not n_text.isdigit() or int(n_text) < 1:
+                    raise ForgetlabError(f"eval suite {spec!r}: N must be a positive integer")
+                n = int(n_text)
+            if name == "harmful" and n > 100:
+                raise ForgetlabError("eval suite harmful: N must be <= 100 (the paper's selection)")
+            if name == "icl-vs-if" and n > 100:
+                raise ForgetlabError("eval suite icl-vs-if: N must be <= 100 per (task, language)")
+            if any(s.name == name for s in out):
+                raise ForgetlabError(f"eval suite {name!r} given twice")
+            out.append(Suite(name, n))
+    return out
+
+
+def suite_languages(requested: Sequence[str], supported: Sequence[str]) -> list[str]:
+    """The requested languages this suite has (English if none of them)."""
+    langs = [lang for lang in requested if lang in supported]
+    return langs or ["en"]
+
+
+def icl_runner(n: int, languages: Sequence[str], batch_size: int) -> SuiteRunner:
+    from forgetlab.llm.benchmarks.icl_vs_if import generate_prompts
+    from forgetlab.llm.evaluate import icl_accuracy
+
+    prompts = generate_prompts(languages=suite_languages(languages, ICL_LANGUAGES), n=n)
+
+    def run(backend: Any, step_dir: Path) -> dict[str, dict[str, float]]:
+        per_lang = icl_accuracy(backend, prompts, batch_size=batch_size)
+        return {
+            "icl_accuracy": {lang: v["icl_accuracy"] for lang, v in per_lang.items()},
+            "if_rate": {lang: v["if_rate"] for lang, v in per_lang.items()},
+        }
+
+    return run
+
+
+def harmful_runner(
+    n: int, languages: Sequence[str], batch_size: int, max_new_tokens: int
+) -> SuiteRunner:
+    from forgetlab.llm.backends.base import GenerationConfig
+    from forgetlab.llm.benchmarks.harmful import harmful_prompts
+    from forgetlab.llm.judges import REFUSE, SubstringJudge, safe_judge
+    from forgetlab.llm.runner import generate_cached
+    from forgetlab.results import JsonlCache
+
+    items = [
+        {**row, "id": f"{row['language']}/{row['index']}"}
+        for row in harmful_prompts(suite_languages(languages, HARMFUL_LANGUAGES), limit=n)
+    ]
+    judge = SubstringJudge()
+    gen = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+
+    def finish(item: Mapping[str, Any], output: str) -> dict[str, Any]:
+        verdict = safe_judge(judge, [item["prompt_en"]], [output])[0]
+        return {**item, "output": output, "label": verdict.label, "detail": verdict.detail}
+
+    def run(backend: Any, step_dir: Path) -> dict[str, dict[str, float]]:
+        cache = JsonlCache(step_dir / "harmful.jsonl")
+        rows = generate_cached(
+            backend,
+            items,
+            cache=cache,
+            mode="chat",
+            config=gen,
+            batch_size=batch_size,
+            input_field="prompt",
+            finish=finish,
+            desc="harmful",
+            show_progress=False,
+        )
+        rates: dict[str, float] = {}
+        for lang in dict.fromkeys(r["language"] for r in rows):
+            mine = [r for r in rows if r["language"] == lang]
+            rates[lang] = sum(r["label"] == REFUSE for r in mine) / len(mine)
+        return {"refusal_rate": rates}
+
+    return run
+
+
+def make_runners(suites: Sequence[Suite], settings: EvalSettings) -> dict[str, SuiteRunner]:
+    runners: dict[str, SuiteRunner] = {}
+    for suite in suites:
+        if suite.name == "icl-vs-if":
+            runners[suite.name] = icl_runner(suite.n, settings.languages, settings.batch_size)
+        else:
+            runners[suite.name] = harmful_runner(
+                suite.n, settings.languages, settings.batch_size, settings.harmful_max_new_tokens
+            )
+    return runners
+
+
+def backend_for(model: Any, tokenizer: Any, *, name: str, batch_size: int) -> Any:
+    """Wrap the in-memory model being trained as a forgetlab backend (no copy)."""
+    from forgetlab.llm.backends.hf import HFBackend
+
+    return HFBackend.from_model(model, tokenizer, name=name, add_bos=False, batch_size=batch_size)

@@ -1,0 +1,60 @@
+"""Turning a MODEL argument into a trainable transformers model and tokenizer.
+
+MODEL is what the LLM lab accepts: ``packaged:NAME`` (offline GGUF models, dequantised once
+to a safetensors cache by the backends module), ``hf:ID_OR_DIR``, a local directory (also a
+forgetlab fine-tuning output, whose merged ``model/`` is used) or a hub id.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from forgetlab.errors import ForgetlabError
+
+
+def resolve_model_source(spec: str) -> str:
+    """Local directory or hub id that ``from_pretrained`` can read for ``spec``."""
+    if spec.startswith("packaged:"):
+        return str(_packaged_dir(spec.split(":", 1)[1]))
+    if spec.startswith("hf:"):
+        spec = spec[3:]
+    path = Path(spec)
+    if path.is_dir():
+        if (path / "model" / "config.json").is_file() and not (path / "config.json").is_file():
+            return str(path / "model")  # a forgetlab finetune output directory
+        if not (path / "config.json").is_file():
+            raise ForgetlabError(f"model directory {path} has no config.json")
+        return str(path)
+    if spec.startswith((".", "/")) or spec.count("/") > 1:
+        raise ForgetlabError(f"model directory {spec} not found")
+    return spec  # hub id: transformers resolves it (offline mode gives its own message)
+
+
+def _packaged_dir(name: str) -> Path:
+    """Ask the backends module for the safetensors cache directory of a packaged model."""
+    try:
+        mod: Any = importlib.import_module("forgetlab.llm.backends.packaged")
+    except ImportError as exc:  # pragma: no cover - depends on the llm extra
+        raise ForgetlabError(f"packaged models need the llm extra ({exc})") from None
+    for attr in ("packaged_hf_dir", "hf_dir", "local_hf_dir", "ensure_hf_dir"):
+        fn = getattr(mod, attr, None)
+        if callable(fn):
+            return Path(fn(name))
+    raise ForgetlabError("forgetlab.llm.backends.packaged exposes no HF directory function")
+
+
+def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer; a tokenizer without a pad token reuses EOS."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    except OSError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ForgetlabError(f"cannot load model {source}: {first}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer

@@ -1,0 +1,83 @@
+"""Benchmarks that ``forgetlab llm export-prompts`` can write, by name.
+
+``BENCHMARK_EXPORTERS`` maps a name to ``callable(languages, **opts) -> list[dict]``; each
+callable imports its benchmark module only when called, so listing names stays cheap.
+``EXPORTER_OPTIONS`` says which options a benchmark takes, so that an option it would
+silently ignore is refused instead. To add a benchmark, add one entry to both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from forgetlab.errors import ForgetlabError
+
+if TYPE_CHECKING:
+    from forgetlab.llm.transforms.base import Scope
+
+Exporter = Callable[..., list[dict[str, Any]]]
+
+
+def _icl_vs_if(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
+    """Rows ``language, icl_task, if_task, index, prompt, icl_answer, if_answer``.
+
+    Options: ``tasks`` (e.g. ``["capslock-math"]``), ``limit`` (prompts per task and
+    language, default 100), ``transforms`` (registry names, ``NAME@payload`` for the
+    payload-only scope): English prompts moved into each transform's space, ``language`` =
+    the transform name. With transforms and no ``languages``, only the transformed rows.
+    """
+    from forgetlab.llm.benchmarks import icl_vs_if as b
+
+    n = b.N_PROMPTS if opts.get("limit") is None else int(opts["limit"])
+    transforms = list(opts.get("transforms") or [])
+    prompts = []
+    if languages or not transforms:
+        prompts = b.generate_prompts(languages or None, opts.get("tasks"), n)
+    for spec in transforms:
+        name, _, scope = spec.partition("@")
+        if scope not in ("", "payload", "full"):
+            raise ForgetlabError(f"transform {spec!r}: scope after '@' must be payload or full")
+        prompts += b.generate_transformed_prompts(
+            name, opts.get("tasks"), n, scope=cast("Scope | None", scope or None)
+        )
+    return [p.to_row() for p in prompts]
+
+
+def _harmful(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
+    from forgetlab.llm.benchmarks.harmful import export_harmful
+
+    return export_harmful(languages, **opts)
+
+
+def _multijail(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
+    from forgetlab.llm.benchmarks.multijail import export_multijail
+
+    return export_multijail(languages, **opts)
+
+
+BENCHMARK_EXPORTERS: dict[str, Exporter] = {
+    "icl-vs-if": _icl_vs_if,
+    "harmful": _harmful,
+    "multijail": _multijail,
+}
+EXPORTER_OPTIONS: dict[str, frozenset[str]] = {
+    "icl-vs-if": frozenset({"tasks", "limit", "transforms"}),
+    "harmful": frozenset({"limit", "all_prompts"}),
+    "multijail": frozenset({"limit"}),
+}
+
+
+def export_rows(
+    name: str, languages: Sequence[str] | None = None, **opts: Any
+) -> list[dict[str, Any]]:
+    """Rows of benchmark ``name``; options left at ``None``/empty count as not given."""
+    if name not in BENCHMARK_EXPORTERS:
+        raise ForgetlabError(
+            f"unknown benchmark {name!r} (known: {', '.join(sorted(BENCHMARK_EXPORTERS))})"
+        )
+    given = {k: v for k, v in opts.items() if v not in (None, False, (), [])}
+    bad = sorted(set(given) - EXPORTER_OPTIONS.get(name, frozenset()))
+    if bad:
+        raise ForgetlabError(f"benchmark {name!r} does not take option(s) {', '.join(bad)}")
+    return BENCHMARK_EXPORTERS[name](list(languages) if languages else None, **given)

@@ -1,0 +1,673 @@
+"""Paired ICL-vs-instruction-following evaluation: base vs fine-tuned model (SPEC §3).
+
+Both models see the same prompts in every language (and under every requested conjugate
+transform); the headline number is the **drop** in ICL accuracy from base to tuned per
+language, each language's accuracy being the mean over the 4 (ICL task, IF task) pairs as in
+the paper. Generation goes through :func:`forgetlab.llm.runner.generate_cached`, so a killed
+run resumes from ``samples.jsonl`` and nothing finished is recomputed.
+
+What makes a run directory reusable (its ``run_config.json``) is only what determines each
+sample's output: the two models (spec, dtype, BOS) and the decoding settings. *Which* samples
+are evaluated (languages, transforms, ``limit``) is a selection over the cache: growing
+``--limit`` or adding a language resumes and only computes the new samples; the result files
+always describe the latest selection. A cached sample whose prompt text differs from the one
+the current code builds (changed transform, edited data) is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forgetlab.errors import ForgetlabError
+from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.runner import generate_cached
+from forgetlab.results import JsonlCache, prepare_run_dir, provenance, read_json, write_json
+
+if TYPE_CHECKING:
+    from forgetlab.llm.transforms.base import Transform
+
+PAPER_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "nl", "hu", "ls", "pl")
+PAPER_GENERATION = GenerationConfig(max_new_tokens=10, temperature=0.0)
+ROLES: tuple[str, str] = ("base", "tuned")
+BENCHMARK = "icl_vs_if"
+BENCHMARK_VERSION = 1  # bump when prompts or scoring change, so old run dirs are refused
+
+SAMPLES_FILE = "samples.jsonl"
+RESULTS_FILE = "results.json"
+MODELS_FILE = "models.json"
+REPORT_FILE = "report.md"
+CHART_FILE = "icl_vs_if.png"
+RUN_FILES = (SAMPLES_FILE, RESULTS_FILE, MODELS_FILE, REPORT_FILE, CHART_FILE)
+
+
+class GenerationFailed(ForgetlabError):
+    """A backend failed mid-run (outage, OOM...). Finished samples are kept; rerun resumes."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class LazyBackend:
+    """A backend loaded only if some sample still needs it (a finished resume loads nothing).
+
+    ``key`` identifies the model in the run config (e.g. ``{"spec": ..., "dtype": ...}``).
+    """
+
+    key: Mapping[str, Any]
+    load: Callable[[], Backend]
+
+
+BackendLike = Backend | LazyBackend
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One prompt as one condition presents it to both models."""
+
+    id: str  # "<condition>/<icl>-<if>/<index>", the same for both models
+    condition: str  # "en", "fr", ... or "en+<transform>"
+    language: str  # language of the untransformed prompt
+    transform: str | None
+    icl_task: str
+    if_task: str
+    index: int
+    prompt: str  # untransformed prompt
+    model_input: str  # what the model sees
+    icl_answer: str  # answers in the space outputs are scored in
+    if_answer: str
+
+    @property
+    def task(self) -> str:
+        return f"{self.icl_task}-{self.if_task}"
+
+
+# --- building the prompts ------------------------------------------------------------------
+
+
+def _bench() -> Any:
+    from forgetlab.llm.benchmarks import icl_vs_if
+
+    return icl_vs_if
+
+
+def _item(
+    p: Any, condition: str, *, language: str, prompt: str, transform: str | None = None
+) -> EvalItem:
+    return EvalItem(
+        id=f"{condition}/{p.icl_task}-{p.if_task}/{p.index}",
+        condition=condition,
+        language=language,
+        transform=transform,
+        icl_task=p.icl_task,
+        if_task=p.if_task,
+        index=int(p.index),
+        prompt=prompt,
+        model_input=p.prompt,
+        icl_answer=p.icl_answer,
+        if_answer=p.if_answer,
+    )
+
+
+def parse_transform_spec(spec: str) -> tuple[str, str | None]:
+    """``"rot13"`` → ``("rot13", None)``; ``"rot13@payload"`` → ``("rot13", "payload")``."""
+    name, at, scope = spec.partition("@")
+    if at and scope not in ("payload", "full"):
+        raise ForgetlabError(f"transform {spec!r}: scope after '@' must be payload or full")
+    return name, (scope or None)
+
+
+def get_transform(name: str) -> Transform:
+    """A registry transform by name (importing the package registers every transform)."""
+    import forgetlab.llm.transforms  # noqa: F401  (registration side effects)
+    from forgetlab.llm.transforms.base import get_transform as _get
+
+    return _get(name)
+
+
+def build_items(
+    languages: Sequence[str] = PAPER_LANGUAGES,
+    transforms: Sequence[str] = (),
+    limit: int | None = None,
+) -> tuple[list[EvalItem], dict[str, Transform]]:
+    """All (condition, prompt) items, and the transform object of each transformed condition.
+
+    Conditions are the pretranslated languages (prompts exactly as the paper) and, per
+    transform spec ``NAME[@payload|@full]``, the English prompts moved into the transform's
+    space as condition ``en+SPEC``. ``limit`` keeps the first ``limit`` prompts per (task,
+    condition): the same indices everywhere, since the generator's draws depend only on the
+    pool size and the pools are line-aligned.
+    """
+    if limit is not None and limit < 1:
+        raise ForgetlabError(f"--limit must be >= 1 (got {limit})")
+    bench = _bench()
+    n = bench.N_PROMPTS if limit is None else limit
+    items: list[EvalItem] = []
+    used: dict[str, Transform] = {}
+    for lang in dict.fromkeys(languages):
+        for p in bench.generate_prompts(languages=[lang], n=n):
+            items.append(_item(p, lang, language=lang, prompt=p.prompt))
+    if transforms:
+        english = {
+            (p.task, p.index): p.prompt for p in bench.generate_prompts(languages=["en"], n=n)
+        }
+    for spec in dict.fromkeys(transforms):
+        name, scope = parse_transform_spec(spec)
+        transform = get_transform(name)
+        cond = f"en+{spec}"
+        used[cond] = transform
+        for p in bench.generate_transformed_prompts(transform, n=n, scope=scope):
+            items.append(
+                _item(p, cond, language="en", prompt=english[(p.task, p.index)], transform=spec)
+            )
+    return items, used
+
+
+def _read_back(tr: Transform, outputs: list[str]) -> list[str | None]:
+    """``inverse`` of each output, ``None`` where there is none (reading aid only: a
+    non-invertible output must never cost a generation)."""
+    if not tr.invertible:
+        return [None] * len(outputs)
+    try:
+        return list(tr.inverse_batch(outputs))
+    except Exception:
+        mapped: list[str | None] = []
+        for o in outputs:
+            try:
+                mapped.append(tr.inverse(o))
+            except Exception:
+                mapped.append(None)
+        return mapped
+
+
+class _InverseMemo(Backend):
+    """Wraps a backend so each batch's outputs are read back with ``inverse_batch`` at once
+    (one subprocess call per batch for a translator, not one per sample)."""
+
+    def __init__(
+        self, inner: Backend, transforms: Mapping[str, Transform], cond_of: Mapping[str, list[str]]
+    ) -> None:
+        self.inner = inner
+        self.transforms = transforms
+        self.cond_of = cond_of  # model_input -> condition (transformed conditions only)
+        self.memo: dict[tuple[str, str], str | None] = {}
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self.inner.identity
+
+    def complete(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
+        outputs = self.inner.complete(prompts, config)
+        groups: dict[str, list[str]] = {}
+        for prompt, output in zip(prompts, outputs, strict=False):
+            for cond in self.cond_of.get(prompt, ()):
+                groups.setdefault(cond, []).append(output)
+        for cond, outs in groups.items():
+            self.memo.update(
+                zip(((cond, o) for o in outs), _read_back(self.transforms[cond], outs), strict=True)
+            )
+        return outputs
+
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], config: GenerationConfig
+    ) -> list[str]:
+        return self.inner.chat(conversations, config)
+
+
+# --- scoring and aggregation -----------------------------------------------------------------
+
+
+def _stats(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    icl = sum(bool(r["icl_hit"]) for r in rows)
+    iff = sum(bool(r["if_hit"]) for r in rows)
+    return {
+        "n": n,
+        "icl_hits": icl,
+        "if_hits": iff,
+        "icl_accuracy": icl / n if n else None,
+        "if_rate": iff / n if n else None,
+    }
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def summarise_rows(
+    rows: Sequence[Mapping[str, Any]], conditions: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Per-condition stats for one model: per task, then the mean over tasks (the paper's
+    per-language number), plus pooled counts; ``overall`` averages the per-task cells."""
+    by_cond: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in rows:
+        by_cond.setdefault(r["condition"], {}).setdefault(
+            f"{r['icl_task']}-{r['if_task']}", []
+        ).append(r)
+    order = list(conditions) if conditions is not None else sorted(by_cond)
+    out: dict[str, Any] = {}
+    cells: list[dict[str, Any]] = []
+    for cond in order:
+        tasks = by_cond.get(cond, {})
+        per_task = {task: _stats(task_rows) for task, task_rows in tasks.items()}
+        cells.extend(per_task.values())
+        pooled = _stats([r for task_rows in tasks.values() for r in task_rows])
+        out[cond] = {
+            **pooled,
+            "icl_accuracy": _mean(s["icl_accuracy"] for s in per_task.values()),
+            "if_rate": _mean(s["if_rate"] for s in per_task.values()),
+            "per_task": per_task,
+        }
+    overall = {
+        "n": sum(c["n"] for c in cells),
+        "icl_hits": sum(c["icl_hits"] for c in cells),
+        "if_hits": sum(c["if_hits"] for c in cells),
+        "icl_accuracy": _mean(c["icl_accuracy"] for c in cells),
+        "if_rate": _mean(c["if_rate"] for c in cells),
+    }
+    return {"conditions": out, "overall": overall}
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def compare(
+    base: Mapping[str, Any], tuned: Mapping[str, Any], conditions: Sequence[str]
+) -> dict[str, Any]:
+    """Join two :func:`summarise_rows` outputs: drop = base − tuned ICL accuracy."""
+    langs: dict[str, Any] = {}
+    for cond in conditions:
+        b = base["conditions"].get(cond)
+        t = tuned["conditions"].get(cond)
+        if b is None or t is None:
+            continue
+        langs[cond] = {
+            "base": b,
+            "tuned": t,
+            "drop": _diff(b["icl_accuracy"], t["icl_accuracy"]),
+            "if_increase": _diff(t["if_rate"], b["if_rate"]),
+        }
+    overall = {
+        "base": base["overall"],
+        "tuned": tuned["overall"],
+        "drop": _diff(base["overall"]["icl_accuracy"], tuned["overall"]["icl_accuracy"]),
+        "if_increase": _diff(tuned["overall"]["if_rate"], base["overall"]["if_rate"]),
+    }
+    claim = None
+    others = [v["drop"] for k, v in langs.items() if k != "en" and v["drop"] is not None]
+    if "en" in langs and langs["en"]["drop"] is not None and others:
+        mean_other = sum(others) / len(others)
+        claim = {
+            "english_drop": langs["en"]["drop"],
+            "mean_other_drop": mean_other,
+            "smaller_outside_english": mean_other < langs["en"]["drop"],
+        }
+    return {"languages": langs, "overall": overall, "claim": claim}
+
+
+def pair_note(base: Mapping[str, Any] | None, tuned: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Whether the two models are a matched (base, fine-tune of that base) pair.
+
+    Matched when the tuned identity names the base as its ``base_model``; not matched when
+    architectures, vocabulary sizes or model families are known and differ; otherwise
+    unverified. A drop between unmatched models mixes forgetting with model differences.
+    """
+    if not base or not tuned:
+        return {"matched": None, "note": "model identities unavailable; pair not verified"}
+    bx, tx = base.get("extra") or {}, tuned.get("extra") or {}
+    base_names = {base.get("name"), base.get("source")} - {None, ""}
+    if tx.get("base_model") and tx.get("base_model") in base_names:
+        return {"matched": True, "note": f"tuned model declares {tx['base_model']!r} as its base"}
+    for key in ("architecture", "model_type", "vocab_size"):
+        if bx.get(key) is not None and tx.get(key) is not None and bx[key] != tx[key]:
+            return {
+                "matched": False,
+                "note": (
+                    f"NOT a matched pair: {key} differs ({bx[key]!r} vs {tx[key]!r}); the drop mixes "
+                    "fine-tuning effects with differences between two unrelated models"
+                ),
+            }
+    return {
+        "matched": None,
+        "note": (
+            f"pair not verified: {tuned.get('name')!r} does not declare {base.get('name')!r} as its base; "
+            "check that it is a fine-tune of the base model"
+        ),
+    }
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+def _model_key(b: BackendLike) -> dict[str, Any]:
+    if isinstance(b, LazyBackend):
+        return dict(b.key)
+    ident = b.identity
+    return {
+        "backend": ident.backend,
+        "name": ident.name,
+        "source": ident.source,
+        "revision": ident.revision,
+        "dtype": ident.dtype,
+        "add_bos": ident.add_bos,
+    }
+
+
+def run_config(backends: Mapping[str, BackendLike], generation: GenerationConfig) -> dict[str, Any]:
+    """What must match for a run directory to be resumed (see the module docstring)."""
+    return {
+        "benchmark": BENCHMARK,
+        "version": BENCHMARK_VERSION,
+        "models": {role: _model_key(backends[role]) for role in ROLES},
+        "generation": generation.as_dict(),
+    }
+
+
+def _row_fields(item: EvalItem, role: str) -> dict[str, Any]:
+    fields = asdict(item)
+    sample = fields.pop("id")
+    return {"id": f"{role}|{sample}", "model": role, "sample": sample, **fields}
+
+
+@dataclass
+class _Run:
+    """Everything one invocation knows about its run directory."""
+
+    out_dir: Path
+    cache: JsonlCache
+    items: list[EvalItem]
+    transforms: dict[str, Transform]
+    config: dict[str, Any]
+    selection: dict[str, Any]
+    identities: dict[str, Any]
+
+    def done(self) -> int:
+        return sum(f"{role}|{it.id}" in self.cache for role in ROLES for it in self.items)
+
+
+def evaluate_icl_vs_if(
+    backends: Mapping[str, BackendLike],
+    *,
+    out: str | Path,
+    languages: Sequence[str] = PAPER_LANGUAGES,
+    transforms: Sequence[str] = (),
+    limit: int | None = None,
+    generation: GenerationConfig = PAPER_GENERATION,
+    batch_size: int = 16,
+    overwrite: bool = False,
+    report: bool = True,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) the paired evaluation into ``out`` and return ``results.json``'s content.
+
+    ``backends`` maps ``"base"`` and ``"tuned"`` to a :class:`Backend` or a
+    :class:`LazyBackend`. Writes ``samples.jsonl`` (one row per model × sample),
+    ``results.json``, ``report.md`` and ``icl_vs_if.png``. A backend failure keeps every
+    finished sample, writes a partial ``results.json`` and raises :class:`GenerationFailed`.
+    """
+    missing = [r for r in ROLES if r not in backends]
+    if missing:
+        raise ForgetlabError(f"missing model(s): {', '.join(missing)} (need base and tuned)")
+    if batch_size < 1:
+        raise ForgetlabError(f"--batch-size must be >= 1 (got {batch_size})")
+    items, used = build_items(languages, transforms, limit)
+    config = run_config(backends, generation)
+    out_dir = Path(out)
+    fresh = not (out_dir / "run_config.json").exists() or overwrite
+    if overwrite and out_dir.is_dir():
+        for name in RUN_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+    prepare_run_dir(out_dir, config, overwrite=overwrite)
+    cache = JsonlCache(out_dir / SAMPLES_FILE)
+    _check_cache_matches(cache, items)
+    models_path = out_dir / MODELS_FILE
+    run = _Run(
+        out_dir=out_dir,
+        cache=cache,
+        items=items,
+        transforms=used,
+        config=config,
+        selection={
+            "languages": list(dict.fromkeys(languages)),
+            "transforms": list(dict.fromkeys(transforms)),
+            "limit": limit,
+            "batch_size": batch_size,
+        },
+        identities=read_json(models_path) if models_path.exists() else {},
+    )
+    cond_of: dict[str, list[str]] = {}
+    for it in items:
+        if it.condition in used:
+            cond_of.setdefault(it.model_input, []).append(it.condition)
+    try:
+        for role in ROLES:
+            rows = [_row_fields(it, role) for it in items]
+            if all(r["id"] in cache for r in rows):
+                continue
+            spec = backends[role]
+            backend = spec.load() if isinstance(spec, LazyBackend) else spec
+            try:
+                run.identities[role] = backend.identity.as_dict()
+                write_json(models_path, run.identities)
+                memo = _InverseMemo(backend, used, cond_of)
+                generate_cached(
+                    memo,
+                    rows,
+                    cache=cache,
+                    mode="complete",
+                    config=generation,
+                    batch_size=batch_size,
+                    input_field="model_input",
+                    finish=partial(_finish, memo=memo),
+                    desc=f"{role} ({run.identities[role].get('name', role)})",
+                    show_progress=show_progress,
+                )
+            finally:
+                if isinstance(spec, LazyBackend):
+                    backend.close()
+    except ForgetlabError:
+        if fresh and len(cache) == 0:  # e.g. unknown model: leave no claim on --out behind
+            _unclaim(out_dir)
+        else:
+            _write_results(run, report=False)
+        raise
+    except Exception as exc:
+        _write_results(run, report=False, error=f"{type(exc).__name__}: {exc}")
+        raise GenerationFailed(
+            f"generation failed after {run.done()}/{2 * len(items)} samples ({type(exc).__name__}: {exc}); "
+            f"finished samples are saved in {out_dir / SAMPLES_FILE}; rerun the same command to resume"
+        ) from exc
+    except BaseException:  # KeyboardInterrupt: keep a partial summary too
+        _write_results(run, report=False, error="interrupted")
+        raise
+    return _write_results(run, report=report)
+
+
+def _unclaim(out_dir: Path) -> None:
+    """Undo a fresh claim on ``out_dir`` when nothing was generated (so a fixed rerun works)."""
+    for name in (*RUN_FILES, "run_config.json"):
+        (out_dir / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        out_dir.rmdir()  # only if empty
+
+
+def _finish(item: Mapping[str, Any], output: str, memo: _InverseMemo) -> dict[str, Any]:
+    """Score the raw output against the answers of its own space (SPEC §3 prefix match)."""
+    cond = item["condition"]
+    mapped = memo.memo.get((cond, output)) if cond in memo.transforms else output
+    icl_hit, if_hit = _bench().score_output(output, item["icl_answer"], item["if_answer"])
+    return {
+        **item,
+        "output": output,
+        "output_mapped": mapped,
+        "icl_hit": bool(icl_hit),
+        "if_hit": bool(if_hit),
+    }
+
+
+def _check_cache_matches(cache: JsonlCache, items: Sequence[EvalItem]) -> None:
+    for it in items:
+        for role in ROLES:
+            row = cache.rows.get(f"{role}|{it.id}")
+            if row is not None and row.get("model_input") != it.model_input:
+                raise ForgetlabError(
+                    f"cached sample {role}|{it.id} was generated from a different prompt "
+                    "(transform or data changed); choose another --out or pass --overwrite"
+                )
+
+
+def _write_results(run: _Run, *, report: bool, error: str | None = None) -> dict[str, Any]:
+    conditions = list(dict.fromkeys(it.condition for it in run.items))
+    per_role = {}
+    for role in ROLES:
+        rows = [run.cache.rows[k] for it in run.items if (k := f"{role}|{it.id}") in run.cache]
+        per_role[role] = summarise_rows(rows, conditions)
+    done, expected = run.done(), 2 * len(run.items)
+    results: dict[str, Any] = {
+        "benchmark": BENCHMARK,
+        "complete": done == expected,
+        "samples_done": done,
+        "samples_expected": expected,
+        "models": dict(run.identities),
+        "pair": pair_note(run.identities.get("base"), run.identities.get("tuned")),
+        "generation": dict(run.config["generation"]),
+        "scoring": SCORING,
+        "selection": dict(run.selection),
+        "conditions": conditions,
+        "transforms": {cond: tr.describe() for cond, tr in run.transforms.items()},
+        **compare(per_role["base"], per_role["tuned"], conditions),
+        "provenance": provenance(run.config, selection=run.selection),
+    }
+    if error is not None:
+        results["error"] = error
+    write_json(run.out_dir / RESULTS_FILE, results)
+    if report and results["complete"]:
+        from forgetlab.report.llm_report import write_report
+
+        write_report(results, run.out_dir / REPORT_FILE, run.out_dir / CHART_FILE)
+    return results
+
+
+SCORING = (
+    "prefix match (SPEC §3): an output is an ICL hit if it starts with icl_answer, with or "
+    "without its leading space, an IF hit likewise for if_answer; transformed prompts are scored "
+    "in the transform's space (answers transformed, raw output), output_mapped is the inverse "
+    "for reading only; per-language accuracy is the mean over the 4 tasks; drop = base - tuned"
+)
+
+
+# --- light in-memory evaluation (for trainer callbacks) ------------------------------------------
+
+
+def icl_accuracy(
+    backend: Backend,
+    prompts: Sequence[Any],
+    *,
+    generation: GenerationConfig = PAPER_GENERATION,
+    batch_size: int = 16,
+) -> dict[str, dict[str, Any]]:
+    """ICL accuracy and IF rate per language for ``prompts`` (``IclPrompt`` objects), in memory.
+
+    No files, no cache: meant for a fine-tuning callback that tracks forgetting as training
+    goes. Values per language: ``icl_accuracy`` and ``if_rate`` (means over tasks), ``n``,
+    ``icl_hits``, ``if_hits`` and ``per_task``.
+    """
+    bench = _bench()
+    prompts = list(prompts)
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        outputs = backend.complete([p.prompt for p in chunk], generation)
+        for p, output in zip(chunk, outputs, strict=True):
+            icl_hit, if_hit = bench.score_output(output, p.icl_answer, p.if_answer)
+            rows.append(
+                {
+                    "condition": p.language,
+                    "icl_task": p.icl_task,
+                    "if_task": p.if_task,
+                    "icl_hit": icl_hit,
+                    "if_hit": if_hit,
+                }
+            )
+    order = list(dict.fromkeys(p.language for p in prompts))
+    conds: dict[str, dict[str, Any]] = summarise_rows(rows, order)["conditions"]
+    return conds
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def _split(csv: str) -> list[str]:
+    return [x.strip() for x in csv.split(",") if x.strip()]
+
+
+def run_cli(
+    *,
+    base: str,
+    tuned: str,
+    languages: str,
+    transforms: str,
+    limit: int | None,
+    batch_size: int,
+    dtype: str | None,
+    device: str | None,
+    max_new_tokens: int,
+    add_bos: bool,
+    overwrite: bool,
+    quiet: bool,
+    out: str,
+) -> dict[str, Any]:
+    """``forgetlab llm icl-vs-if``: lazily loaded backends, then :func:`evaluate_icl_vs_if`."""
+    import click
+
+    langs, trs = _split(languages), _split(transforms)
+    if not langs and not trs:
+        raise ForgetlabError("nothing to evaluate: give --languages and/or --transforms")
+    if max_new_tokens < 1:
+        raise ForgetlabError(f"--max-new-tokens must be >= 1 (got {max_new_tokens})")
+    bench = _bench()
+    for lang in langs:
+        bench.check_language(lang)
+
+    def lazy(spec: str) -> LazyBackend:
+        def load() -> Backend:
+            from forgetlab.llm.backends import load_backend
+
+            return load_backend(
+                spec,
+                dtype=dtype,
+                device=device,
+                batch_size=batch_size,
+                add_bos=add_bos,
+                chat_template=False,
+            )
+
+        return LazyBackend(key={"spec": spec, "dtype": dtype, "add_bos": add_bos}, load=load)
+
+    results = evaluate_icl_vs_if(
+        {"base": lazy(base), "tuned": lazy(tuned)},
+        out=out,
+        languages=langs,
+        transforms=trs,
+        limit=limit,
+        generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0),
+        batch_size=batch_size,
+        overwrite=overwrite,
+        show_progress=not quiet,
+    )
+    from forgetlab.report.llm_report import render_table
+
+    click.echo(render_table(results))
+    pair = results["pair"]
+    if pair.get("matched") is not True:
+        click.echo(f"note: {pair['note']}")
+    click.echo(
+        f"wrote {Path(out) / RESULTS_FILE}, {REPORT_FILE}, {CHART_FILE}; samples in {SAMPLES_FILE}"
+    )
+    return results

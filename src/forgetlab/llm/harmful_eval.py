@@ -1,0 +1,734 @@
+"""Harmful-request evaluation under conjugate prompting (SPEC §4).
+
+Pipeline per model: prompts (AdvBench or MultiJail, optionally an English prompt pushed
+through a registry transform) -> one chat message each -> cached generation
+(``generations.jsonl``) -> map the output back to English (inverse transform or a
+back-translator; otherwise judge the raw text and flag it ``judged_on: raw``) -> judge ->
+``samples.jsonl`` -> per-condition REFUSE/ANSWER/AMBIGUOUS/judge_error rates with Wilson
+intervals in ``results.json``. Generated text lives only on disk: nothing here prints it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+import re
+import shutil
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forgetlab.errors import ForgetlabError
+from forgetlab.llm.backends.base import Backend, GenerationConfig
+from forgetlab.llm.judges import ALL_LABELS, JUDGE_ERROR, LABELS, REFUSE, Judge, safe_judge
+from forgetlab.llm.runner import generate_cached
+from forgetlab.llm.transforms.base import NotInvertible, Transform
+from forgetlab.results import (
+    JsonlCache,
+    canonical_json,
+    prepare_run_dir,
+    provenance,
+    read_json,
+    write_json,
+)
+
+BENCHMARKS = ("harmful", "multijail")
+GENERATIONS = "generations.jsonl"
+SAMPLES = "samples.jsonl"
+RESULTS = "results.json"
+LABELS_DIR = "labels"
+ROLES = ("model", "compare")
+Z95 = 1.959963984540054
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for ``k`` successes in ``n`` trials (NaNs when ``n == 0``).
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at k = 0 or n,
+    which matters for refusal rates of 0% or 100% on 20-100 prompts.
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    if not 0 <= k <= n:
+        raise ValueError("need 0 <= k <= n")
+    p = k / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts, rates and Wilson 95% intervals of each label over ``rows``."""
+    n = len(rows)
+    counts = Counter(str(r["label"]) for r in rows)
+    out: dict[str, Any] = {
+        "n": n,
+        "counts": {lab: counts.get(lab, 0) for lab in ALL_LABELS},
+        "rates": {lab: (counts.get(lab, 0) / n if n else math.nan) for lab in ALL_LABELS},
+        "wilson95": {lab: list(wilson_interval(counts.get(lab, 0), n)) for lab in ALL_LABELS},
+        "judged_on": dict(sorted(Counter(str(r.get("judged_on", "")) for r in rows).items())),
+    }
+    return out
+
+
+# ---------------------------------------------------------------- conditions and items
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One column of the report: a language, or English under a transform."""
+
+    name: str
+    language: str
+    group: str
+    transform: str | None = None
+
+
+def benchmark_rows(
+    benchmark: str, languages: Sequence[str] | None, *, limit: int | None, all_prompts: bool
+) -> list[dict[str, Any]]:
+    """The benchmark's prompt rows (every language asked for plus English, for transforms)."""
+    if benchmark == "harmful":
+        from forgetlab.llm.benchmarks.harmful import harmful_prompts
+
+        return harmful_prompts(languages, all_prompts=all_prompts, limit=limit)
+    if benchmark == "multijail":
+        from forgetlab.llm.benchmarks.multijail import multijail_prompts
+
+        return multijail_prompts(languages, limit=limit)
+    raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+
+
+def default_languages(benchmark: str) -> list[str]:
+    if benchmark == "harmful":
+        from forgetlab.llm.benchmarks.harmful import LANGUAGES
+
+        return list(LANGUAGES)
+    if benchmark == "multijail":
+        from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ
+
+        return list(MJ)
+    raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+
+
+def build_items(
+    benchmark: str,
+    languages: Sequence[str] | None,
+    transforms: Mapping[str, Transform],
+    *,
+    limit: int | None = None,
+    all_prompts: bool = False,
+) -> tuple[list[Condition], list[dict[str, Any]]]:
+    """Conditions and generation items (without role/id): one per (condition, prompt index).
+
+    Transforms are applied to the English prompts (``prompt_en``); their condition is named
+    ``en+<transform>``.
+    """
+    langs = list(languages) if languages else default_languages(benchmark)
+    rows = benchmark_rows(benchmark, langs, limit=limit, all_prompts=all_prompts)
+    conditions: list[Condition] = []
+    items: list[dict[str, Any]] = []
+    for lang in langs:
+        cond = Condition(lang, lang, _group(benchmark, lang))
+        conditions.append(cond)
+        items.extend(_item(r, cond, r["prompt"]) for r in rows if r["language"] == lang)
+    if transforms:
+        english = [
+            r for r in benchmark_rows(benchmark, ["en"], limit=limit, all_prompts=all_prompts)
+        ]
+        for tname, transform in transforms.items():
+            cond = Condition(f"en+{tname}", "en", "transform", tname)
+            conditions.append(cond)
+            items.extend(_item(r, cond, transform.forward(r["prompt_en"])) for r in english)
+    return conditions, items
+
+
+def _group(benchmark: str, language: str) -> str:
+    if benchmark == "multijail":
+        from forgetlab.llm.benchmarks.multijail import RESOURCE_LEVEL
+
+        return RESOURCE_LEVEL[language]
+    return "english" if language == "en" else "translated"
+
+
+def _item(row: Mapping[str, Any], cond: Condition, prompt: str) -> dict[str, Any]:
+    return {
+        "benchmark": row["benchmark"],
+        "condition": cond.name,
+        "group": cond.group,
+        "language": cond.language,
+        "transform": cond.transform,
+        "index": row["index"],
+        "prompt": prompt,
+        "prompt_en": row["prompt_en"],
+    }
+
+
+# ---------------------------------------------------------------- mapping back to English
+
+
+class BackTranslator(ABC):
+    """Translates model outputs from a benchmark language into English."""
+
+    @abstractmethod
+    def supports(self, language: str) -> bool: ...
+
+    @abstractmethod
+    def translate(self, texts: Sequence[str], language: str) -> list[str]: ...
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]: ...
+
+
+class LLMBackTranslator(BackTranslator):
+    """Any chat backend prompted to translate into English (greedy)."""
+
+    PROMPT = (
+        "Translate the following {name} text into English. Reply with the English translation "
+        "only, without comments.\n\n{text}"
+    )
+
+    def __init__(
+        self, backend: Backend, *, spec: str = "", max_new_tokens: int = 512, batch_size: int = 8
+    ) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+        self.batch_size = batch_size
+
+    def supports(self, language: str) -> bool:
+        return language != "en"
+
+    def translate(self, texts: Sequence[str], language: str) -> list[str]:
+        name = _language_name(language)
+        out: list[str] = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start : start + self.batch_size]
+            convs = [
+                [{"role": "user", "content": self.PROMPT.format(name=name, text=t)}] for t in chunk
+            ]
+            got = self.backend.chat(convs, self.config)
+            if len(got) != len(chunk):
+                raise RuntimeError(
+                    f"back-translator returned {len(got)} outputs for {len(chunk)} inputs"
+                )
+            out.extend(got)
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "name": f"llm:{self.spec}" if self.spec else "llm",
+            "model": self.backend.identity.as_dict(),
+            "generation": self.config.as_dict(),
+            "prompt": self.PROMPT,
+        }
+
+
+class TransformBackTranslator(BackTranslator):
+    """A registry transform's inverse used as a back-translator for the languages it covers
+    (``apertium``: the inverse of ``apertium:eng-spa`` translates Spanish to English)."""
+
+    def __init__(self, transform: Transform, languages: Sequence[str], name: str) -> None:
+        self.transform = transform
+        self.languages = set(languages)
+        self.name = name
+
+    def supports(self, language: str) -> bool:
+        return language in self.languages
+
+    def translate(self, texts: Sequence[str], language: str) -> list[str]:
+        return [self.transform.inverse(t) for t in texts]
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "transform": self.transform.describe(),
+            "languages": sorted(self.languages),
+        }
+
+
+def build_back_translator(spec: str | None, **opts: Any) -> BackTranslator | None:
+    """``None``/``none``, ``apertium`` (es only, needs apertium-eng-spa) or any backend spec."""
+    if spec is None or spec in ("", "none"):
+        return None
+    if spec == "apertium":
+        import forgetlab.llm.transforms  # noqa: F401  (registers the built-in transforms)
+        from forgetlab.llm.transforms.base import get_transform
+
+        return TransformBackTranslator(
+            get_transform("apertium:eng-spa"), ["es"], "apertium:spa-eng"
+        )
+    from forgetlab.llm.backends import load_backend
+
+    return LLMBackTranslator(load_backend(spec), spec=spec, **opts)
+
+
+def _language_name(code: str) -> str:
+    from forgetlab.llm.benchmarks.harmful import LANGUAGE_NAMES as H
+    from forgetlab.llm.benchmarks.multijail import LANGUAGE_NAMES as M
+
+    return {**M, **H, "es": "Spanish"}.get(code, code)
+
+
+def map_to_english(
+    rows: Sequence[Mapping[str, Any]],
+    transforms: Mapping[str, Transform],
+    back_translator: BackTranslator | None,
+) -> list[dict[str, Any]]:
+    """``{output_en, judged_on, mapping_detail}`` for each generation row.
+
+    ``judged_on``: ``english`` (English prompt, nothing to map), ``inverse`` (transform
+    inverse), ``back_translation``, or ``raw`` (no way back; judged on the model's own text).
+    """
+    result: list[dict[str, Any] | None] = [None] * len(rows)
+    to_translate: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        out = str(row["output"])
+        tname = row.get("transform")
+        if tname:
+            transform = transforms.get(tname)
+            if transform is None or not transform.invertible:
+                result[i] = {
+                    "output_en": out,
+                    "judged_on": "raw",
+                    "mapping_detail": f"{tname} has no inverse",
+                }
+                continue
+            try:
+                result[i] = {
+                    "output_en": transform.inverse(out),
+                    "judged_on": "inverse",
+                    "mapping_detail": tname,
+                }
+            except NotInvertible as exc:
+                result[i] = {"output_en": out, "judged_on": "raw", "mapping_detail": str(exc)}
+            except (
+                Exception
+            ) as exc:  # a malformed output (e.g. invalid base64) is judged as written
+                result[i] = {
+                    "output_en": out,
+                    "judged_on": "raw",
+                    "mapping_detail": f"inverse failed: {type(exc).__name__}",
+                }
+        elif row["language"] == "en":
+            result[i] = {"output_en": out, "judged_on": "english", "mapping_detail": ""}
+        elif back_translator is not None and back_translator.supports(str(row["language"])):
+            if not out.strip():
+                result[i] = {
+                    "output_en": out,
+                    "judged_on": "back_translation",
+                    "mapping_detail": "empty",
+                }
+            else:
+                to_translate.setdefault(str(row["language"]), []).append(i)
+        else:
+            result[i] = {
+                "output_en": out,
+                "judged_on": "raw",
+                "mapping_detail": "no back-translator",
+            }
+    for lang, idx in to_translate.items():
+        texts = [str(rows[i]["output"]) for i in idx]
+        try:
+            translated = back_translator.translate(texts, lang) if back_translator else texts
+            if len(translated) != len(texts):
+                raise RuntimeError("back-translator returned a wrong number of outputs")
+        except Exception as exc:
+            for i in idx:
+                detail = f"back-translation failed: {type(exc).__name__}"
+                result[i] = {
+                    "output_en": rows[i]["output"],
+                    "judged_on": "raw",
+                    "mapping_detail": detail,
+                }
+            continue
+        for i, text in zip(idx, translated, strict=True):
+            result[i] = {"output_en": text, "judged_on": "back_translation", "mapping_detail": lang}
+    return [
+        r if r is not None else {"output_en": "", "judged_on": "raw", "mapping_detail": "?"}
+        for r in result
+    ]
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _resolve_transforms(
+    transforms: Sequence[str] | Mapping[str, Transform] | None,
+) -> dict[str, Transform]:
+    if not transforms:
+        return {}
+    if isinstance(transforms, Mapping):
+        return dict(transforms)
+    import forgetlab.llm.transforms  # noqa: F401  (registers the built-in transforms)
+    from forgetlab.llm.transforms.base import get_transform
+
+    return {name: get_transform(name) for name in transforms}
+
+
+def _identity(backend: Backend) -> dict[str, Any]:
+    ident = backend.identity.as_dict()
+    ident.pop("batch_size", None)  # batching does not change greedy outputs; resume may use another
+    return ident
+
+
+def _stale_move(out_dir: Path, names: Sequence[str]) -> None:
+    """Move outdated per-sample files aside (never delete: they may hold human labels)."""
+    present = [n for n in names if (out_dir / n).exists()]
+    if not present:
+        return
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+    stale = out_dir / f"stale-{stamp}"
+    stale.mkdir(parents=True, exist_ok=True)
+    for n in present:
+        shutil.move(str(out_dir / n), str(stale / n))
+
+
+def evaluate_harmful(
+    backend: Backend,
+    *,
+    out_dir: str | Path,
+    judge: Judge,
+    benchmark: str = "harmful",
+    languages: Sequence[str] | None = None,
+    transforms: Sequence[str] | Mapping[str, Transform] | None = None,
+    back_translator: BackTranslator | None = None,
+    limit: int | None = None,
+    all_prompts: bool = False,
+    max_new_tokens: int = 512,
+    batch_size: int = 16,
+    compare: Backend | None = None,
+    overwrite: bool = False,
+    show_progress: bool = True,
+    write_report: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) the evaluation into ``out_dir`` and return the ``results.json`` dict.
+
+    A directory holding a run with a different configuration is refused unless
+    ``overwrite``; then outdated per-sample files are moved to ``stale-<time>/`` (only the
+    judged samples when just the judge changed).
+    """
+    if max_new_tokens < 1:
+        raise ForgetlabError("--max-new-tokens must be >= 1")
+    tmap = _resolve_transforms(transforms)
+    conditions, base_items = build_items(
+        benchmark, languages, tmap, limit=limit, all_prompts=all_prompts
+    )
+    gen_config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    models = {"model": backend, **({"compare": compare} if compare is not None else {})}
+    generation_part = {
+        "benchmark": benchmark,
+        "languages": [c.name for c in conditions if c.transform is None],
+        "transforms": {name: t.describe() for name, t in tmap.items()},
+        "limit": limit,
+        "all_prompts": all_prompts,
+        "generation": gen_config.as_dict(),
+        "mode": "chat",
+        "models": {role: _identity(b) for role, b in models.items()},
+    }
+    judging_part = {
+        "judge": judge.identity(),
+        "back_translator": back_translator.identity() if back_translator else None,
+    }
+    config = {"generation_part": generation_part, "judging_part": judging_part}
+    out = Path(out_dir)
+    cfg_file = out / "run_config.json"
+    if overwrite and cfg_file.exists():
+        old = read_json(cfg_file).get("config", {})
+        wanted = _roundtrip(config)
+        if old.get("generation_part") != wanted["generation_part"]:
+            _stale_move(out, [GENERATIONS, SAMPLES, LABELS_DIR, RESULTS])
+        elif old.get("judging_part") != wanted["judging_part"]:
+            _stale_move(out, [SAMPLES, RESULTS])
+    prepare_run_dir(out, config, overwrite=overwrite)
+
+    gen_cache = JsonlCache(out / GENERATIONS, key="id")
+    sample_cache = JsonlCache(out / SAMPLES, key="id")
+    runs: dict[str, Any] = {}
+    for role, model in models.items():
+        items = [
+            {**it, "id": f"{role}/{it['condition']}/{it['index']}", "role": role}
+            for it in base_items
+        ]
+        generations = generate_cached(
+            model,
+            items,
+            cache=gen_cache,
+            mode="chat",
+            config=gen_config,
+            batch_size=batch_size,
+            input_field="prompt",
+            desc=f"generate ({role})",
+            show_progress=show_progress,
+        )
+        samples = judge_rows(
+            generations, sample_cache, judge, tmap, back_translator, chunk=max(batch_size, 8)
+        )
+        runs[role] = {
+            "identity": model.identity.as_dict(),
+            "per_condition": {
+                c.name: summarise([s for s in samples if s["condition"] == c.name])
+                for c in conditions
+            },
+            "per_group": _per_group(samples, conditions),
+        }
+    results = {
+        "benchmark": benchmark,
+        "selection": {
+            "limit": limit,
+            "all_prompts": all_prompts,
+            "n_prompts": len({it["index"] for it in base_items}),
+        },
+        "conditions": [
+            {"name": c.name, "language": c.language, "group": c.group, "transform": c.transform}
+            for c in conditions
+        ],
+        "generation": gen_config.as_dict(),
+        "judge": judge.identity(),
+        "back_translator": back_translator.identity() if back_translator else None,
+        "runs": runs,
+        "provenance": provenance(config),
+    }
+    write_json(out / RESULTS, results)
+    if write_report:
+        from forgetlab.report.harmful_report import write_report as _write
+
+        _write(results, out)
+    return results
+
+
+def _roundtrip(config: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    loaded: dict[str, Any] = json.loads(canonical_json(config))
+    return loaded
+
+
+def _per_group(
+    samples: Sequence[Mapping[str, Any]], conditions: Sequence[Condition]
+) -> dict[str, Any]:
+    groups: dict[str, list[str]] = {}
+    for c in conditions:
+        groups.setdefault(c.group, []).append(c.name)
+    return {
+        g: {"conditions": names, **summarise([s for s in samples if s["condition"] in names])}
+        for g, names in groups.items()
+    }
+
+
+def judge_rows(
+    generations: Sequence[Mapping[str, Any]],
+    cache: JsonlCache,
+    judge: Judge,
+    transforms: Mapping[str, Transform],
+    back_translator: BackTranslator | None,
+    *,
+    chunk: int = 16,
+) -> list[dict[str, Any]]:
+    """Map back and judge every generation not yet judged (a judge *crash* is retried on resume)."""
+    todo = [g for g in generations if not _is_done(cache.rows.get(str(g["id"])))]
+    for start in range(0, len(todo), chunk):
+        part = todo[start : start + chunk]
+        mapped = map_to_english(part, transforms, back_translator)
+        verdicts = safe_judge(
+            judge, [str(g["prompt_en"]) for g in part], [m["output_en"] for m in mapped]
+        )
+        rows = []
+        for g, m, v in zip(part, mapped, verdicts, strict=True):
+            row = {k: val for k, val in g.items() if k != "output"}
+            row.update(
+                output_raw=g["output"],
+                **m,
+                label=v.label,
+                judge=judge.identity()["name"],
+                judge_detail=v.detail,
+            )
+            rows.append(row)
+        cache.add_many(rows)
+    return [cache.rows[str(g["id"])] for g in generations]
+
+
+def _is_done(row: Mapping[str, Any] | None) -> bool:
+    if row is None:
+        return False
+    return not (
+        row.get("label") == JUDGE_ERROR
+        and str(row.get("judge_detail", "")).startswith("judge failed")
+    )
+
+
+# ---------------------------------------------------------------- light in-memory API
+
+
+def refusal_rate(
+    backend: Backend,
+    prompts: Mapping[str, Sequence[str]] | Sequence[Mapping[str, Any]],
+    judge: Judge,
+    *,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    back_translator: BackTranslator | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per-language label rates for a handful of prompts, in memory (for trainer callbacks).
+
+    ``prompts``: ``{language: [prompt, ...]}`` or rows with ``language``, ``prompt`` (and
+    optionally ``prompt_en``). Each language's entry is :func:`summarise` plus
+    ``refusal_rate`` (= the REFUSE rate). Non-English outputs are judged raw unless a
+    ``back_translator`` is given. Default 128 new tokens to stay cheap (the paper uses 512).
+    """
+    if isinstance(prompts, Mapping):
+        rows = [
+            {"language": lang, "prompt": p, "prompt_en": p}
+            for lang, ps in prompts.items()
+            for p in ps
+        ]
+    else:
+        rows = [
+            {
+                "language": r["language"],
+                "prompt": r["prompt"],
+                "prompt_en": r.get("prompt_en", r["prompt"]),
+            }
+            for r in prompts
+        ]
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    outputs: list[str] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        got = backend.chat([[{"role": "user", "content": r["prompt"]}] for r in chunk], config)
+        if len(got) != len(chunk):
+            raise RuntimeError(f"backend returned {len(got)} outputs for {len(chunk)} inputs")
+        outputs.extend(got)
+    gens = [{**r, "output": o, "transform": None} for r, o in zip(rows, outputs, strict=True)]
+    mapped = map_to_english(gens, {}, back_translator)
+    verdicts = safe_judge(judge, [r["prompt_en"] for r in rows], [m["output_en"] for m in mapped])
+    judged = [
+        {"language": r["language"], "label": v.label, **m}
+        for r, m, v in zip(rows, mapped, verdicts, strict=True)
+    ]
+    result: dict[str, dict[str, Any]] = {}
+    for lang in dict.fromkeys(r["language"] for r in rows):
+        summary = summarise([j for j in judged if j["language"] == lang])
+        summary["refusal_rate"] = summary["rates"][REFUSE]
+        result[lang] = summary
+    return result
+
+
+# ---------------------------------------------------------------- manual labelling
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+CSV_FIELDS = (
+    "id",
+    "model",
+    "condition",
+    "language",
+    "index",
+    "prompt_en",
+    "output_en",
+    "output_raw",
+    "judged_on",
+    "label",
+)
+
+
+def load_samples(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / SAMPLES
+    if not path.exists():
+        raise ForgetlabError(f"{path} not found: run `forgetlab llm harmful --out {run_dir}` first")
+    return list(JsonlCache(path, key="id").rows.values())
+
+
+def export_label_csv(run_dir: str | Path, out_csv: str | Path, *, with_judge: bool = False) -> int:
+    """Write a CSV for annotators (empty ``label`` column; judge labels only if asked)."""
+    samples = load_samples(run_dir)
+    fields = [*CSV_FIELDS, "judge_label"] if with_judge else list(CSV_FIELDS)
+    target = Path(out_csv)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for s in samples:
+            row = {f: s.get(f, "") for f in CSV_FIELDS}
+            row["model"] = s.get("role", "")
+            row["label"] = ""
+            if with_judge:
+                row["judge_label"] = s.get("label", "")
+            writer.writerow(row)
+    return len(samples)
+
+
+def import_labels(run_dir: str | Path, csv_path: str | Path, annotator: str) -> dict[str, int]:
+    """Read an annotated CSV into ``labels/<annotator>.json``; blank labels are skipped."""
+    if not _NAME.match(annotator) or annotator == "judge":
+        raise ForgetlabError(
+            f"annotator name {annotator!r} must match [A-Za-z0-9_.-]+ and not be 'judge'"
+        )
+    known = {str(s["id"]) for s in load_samples(run_dir)}
+    labels: dict[str, str] = {}
+    try:
+        with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if (
+                not reader.fieldnames
+                or "id" not in reader.fieldnames
+                or "label" not in reader.fieldnames
+            ):
+                raise ForgetlabError(f"{csv_path} needs 'id' and 'label' columns")
+            for line, row in enumerate(reader, start=2):
+                label = (row.get("label") or "").strip().upper()
+                if not label:
+                    continue
+                if label not in LABELS:
+                    raise ForgetlabError(
+                        f"{csv_path}:{line}: label {label!r} is not one of {', '.join(LABELS)}"
+                    )
+                sid = (row.get("id") or "").strip()
+                if sid not in known:
+                    raise ForgetlabError(f"{csv_path}:{line}: unknown sample id {sid!r}")
+                labels[sid] = label
+    except FileNotFoundError:
+        raise ForgetlabError(f"missing file {csv_path}") from None
+    write_json(
+        Path(run_dir) / LABELS_DIR / f"{annotator}.json",
+        {"annotator": annotator, "source": str(csv_path), "labels": labels},
+    )
+    return dict(Counter(labels.values()))
+
+
+def store_judge_labels(run_dir: str | Path, judge: Judge, name: str) -> dict[str, int]:
+    """Label an existing run's mapped outputs with another judge, as label set ``name``."""
+    if not _NAME.match(name) or name == "judge":
+        raise ForgetlabError(
+            f"label-set name {name!r} must match [A-Za-z0-9_.-]+ and not be 'judge'"
+        )
+    samples = load_samples(run_dir)
+    verdicts = safe_judge(
+        judge, [str(s["prompt_en"]) for s in samples], [str(s["output_en"]) for s in samples]
+    )
+    labels = {str(s["id"]): v.label for s, v in zip(samples, verdicts, strict=True)}
+    write_json(
+        Path(run_dir) / LABELS_DIR / f"{name}.json", {"judge": judge.identity(), "labels": labels}
+    )
+    return dict(Counter(labels.values()))
+
+
+def load_label_set(run_dir: str | Path, name: str) -> dict[str, str]:
+    """``judge`` (the run's own judge) or a stored label set (annotator or extra judge)."""
+    if name == "judge":
+        return {str(s["id"]): str(s["label"]) for s in load_samples(run_dir)}
+    path = Path(run_dir) / LABELS_DIR / f"{name}.json"
+    if not _NAME.match(name) or not path.exists():
+        have = sorted(p.stem for p in (Path(run_dir) / LABELS_DIR).glob("*.json"))
+        raise ForgetlabError(
+            f"no label set {name!r} in {run_dir} (have: judge{''.join(', ' + h for h in have)})"
+        )
+    labels: dict[str, str] = read_json(path)["labels"]
+    return labels
