@@ -26,7 +26,7 @@ def _corpus() -> list[str]:
     return lines
 
 
-def build_tiny(path: Path, *, seed: int = 0) -> Path:
+def build_tiny(path: Path, *, seed: int = 0, tie: bool = True) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -50,7 +50,7 @@ def build_tiny(path: Path, *, seed: int = 0) -> Path:
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie,
         pad_token_id=fast.pad_token_id,
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
@@ -65,6 +65,11 @@ def build_tiny(path: Path, *, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def untied_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny(tmp_path_factory.mktemp("tiny-untied") / "model", tie=False)
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:

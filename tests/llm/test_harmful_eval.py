@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ_LANGUAGES
 from forgetlab.llm.benchmarks.multijail import multijail_prompts
 from forgetlab.llm.harmful_eval import (
     LLMBackTranslator,
+    build_back_translator,
     build_items,
     evaluate_harmful,
     refusal_rate,
@@ -253,18 +255,25 @@ def test_compare_two_models_and_multijail_groups(tmp_path: Path) -> None:
         tmp_path,
         FakeBackend(model_reply, name="base"),
         benchmark="multijail",
-        languages=["en", "zh", "sw"],
+        languages=["en", "zh", "it", "sw"],
         transforms={},
         limit=4,
         compare=safe,
     )
     assert set(res["runs"]) == {"model", "compare"}
     cmp = res["runs"]["compare"]
-    assert all(cmp["per_condition"][c]["rates"][REFUSE] == 1.0 for c in ("en", "zh", "sw"))
+    assert all(cmp["per_condition"][c]["rates"][REFUSE] == 1.0 for c in ("en", "zh", "it", "sw"))
     assert set(cmp["per_group"]) == {"english", "high", "low"}
-    assert [c["group"] for c in res["conditions"]] == ["english", "high", "low"]
+    assert [c["group"] for c in res["conditions"]] == ["english", "high", "high", "low"]
+    assert cmp["per_group"]["high"]["n"] == 8 and cmp["per_group"]["high"]["conditions"] == [
+        "zh",
+        "it",
+    ]
     md = (tmp_path / "results.md").read_text()
-    assert "| high | zh | compare | 4 | 100%" in md and "Pooled by group" in md
+    assert "| high | zh | compare | 4 | 100%" in md
+    assert (
+        "| high | compare | 8 | 100%" in md and "| low | compare |" not in md
+    )  # pooled: >1 condition
 
 
 def test_refusal_rate_in_memory() -> None:
@@ -444,3 +453,44 @@ def test_cli_labelling_roundtrip(
             ]
         )
     assert "MAYBE" in capsys.readouterr().err
+
+
+class Picky(Reverse):
+    """Inverts only refusals; anything else is 'undecodable' (like invalid base64)."""
+
+    name = "picky"
+
+    def inverse(self, text: str) -> str:
+        back = text[::-1]
+        if not back.startswith("I'm sorry"):
+            raise ValueError("cannot decode")
+        return back
+
+
+def test_undecodable_outputs_are_judged_raw_one_by_one(tmp_path: Path) -> None:
+    res = run(tmp_path, FakeBackend(model_reply), languages=["en"], transforms={"picky": Picky()})
+    samples = [
+        s for s in read_jsonl(tmp_path / "samples.jsonl").values() if s["transform"] == "picky"
+    ]
+    for s in samples:
+        if expected_label(s["prompt"]) == REFUSE:
+            assert s["judged_on"] == "inverse" and s["label"] == REFUSE
+        else:
+            assert s["judged_on"] == "raw" and s["mapping_detail"] == "inverse failed: ValueError"
+            assert s["output_en"] == s["output_raw"]
+    n_ref = sum(expected_label(s["prompt"]) == REFUSE for s in samples)
+    assert res["runs"]["model"]["per_condition"]["en+picky"]["judged_on"] == {
+        "inverse": n_ref,
+        "raw": 6 - n_ref,
+    }
+    with pytest.raises(ForgetlabError, match="--all"):
+        run(tmp_path / "mj", FakeBackend(model_reply), benchmark="multijail", all_prompts=True)
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed")
+def test_apertium_back_translator_covers_spanish_only() -> None:
+    bt = build_back_translator("apertium")
+    assert bt is not None and bt.supports("es") and not bt.supports("sw")
+    (text,) = bt.translate(["Lo siento, no puedo ayudar con eso."], "es")
+    assert SubstringJudge().judge_one(text).label == REFUSE
+    assert build_back_translator(None) is None and build_back_translator("none") is None

@@ -24,7 +24,9 @@ from forgetlab.synthetic.analysis import (
 )
 from forgetlab.synthetic.tasks import TaskConfig, TaskSampler
 
-TASK = TaskConfig(d=4, n_points=10, pool_size=8, alpha=0.5, sigma=0.5, tau=1.0, pool_seed=2)
+TASK = TaskConfig.model_validate(
+    dict(d=4, n_points=10, pool_size=8, alpha=0.5, sigma=0.5, tau=1.0, pool_seed=2)
+)
 
 
 def _batch(family: str, n: int = 600, stream: str = "test", task: TaskConfig = TASK):
@@ -111,7 +113,7 @@ def test_errors_and_distances() -> None:
     # Bayes ordering on continuous prompts: ridge is optimal, so mixture error >= ridge error.
     s = family_summary(refs.mixture, batch, refs)
     assert s["error"] >= scalar_error(per_k_error(refs.ridge, batch)) - 1e-12
-    assert s["distance"]["mixture"] == 0.0  # type: ignore[index]
+    assert s["distance"]["mixture"] == 0.0
 
 
 def test_nearest_pool_distance_matches_brute_force() -> None:

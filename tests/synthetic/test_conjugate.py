@@ -16,10 +16,13 @@ from forgetlab.synthetic.conjugate import (
     haar_orthogonal,
     parse_conjugate,
     recovered_fraction,
+    rotation_ensembles,
 )
 from forgetlab.synthetic.tasks import TaskConfig, TaskSampler
 
-TASK = TaskConfig(d=5, n_points=8, pool_size=16, alpha=0.5, sigma=0.5, tau=1.0, pool_seed=1)
+TASK = TaskConfig.model_validate(
+    dict(d=5, n_points=8, pool_size=16, alpha=0.5, sigma=0.5, tau=1.0, pool_seed=1)
+)
 
 
 def _ridge(task: TaskConfig = TASK, tau: float | None = None):
@@ -89,6 +92,23 @@ def test_rotation_keeps_ridge_exactly_equivariant_and_ensemble_is_deterministic(
     a = Conjugate("rotation", 4, seed=7)(mix, b.xs, b.ys)
     torch.testing.assert_close(a, Conjugate("rotation", 4, seed=7)(mix, b.xs, b.ys))
     assert not torch.allclose(a, Conjugate("rotation", 4, seed=8)(mix, b.xs, b.ys))
+
+
+def test_rotation_sweep_shares_rotations_and_matches_each_ensemble() -> None:
+    sampler, b = _batch(n=50)
+    mix = _mixture(sampler.pool, 0.9)
+    calls = []
+
+    def counting(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return mix(xs, ys)
+
+    ens = rotation_ensembles(counting, b.xs, b.ys, [4, 1, 2], seed=3)
+    assert len(calls) == 4 and sorted(ens) == [1, 2, 4]
+    for m, preds in ens.items():
+        torch.testing.assert_close(
+            preds, Conjugate("rotation", m, seed=3)(mix, b.xs, b.ys), atol=1e-12, rtol=0
+        )
 
 
 def test_single_rotation_leaves_mixture_bayes_error_distribution_unchanged() -> None:

@@ -35,7 +35,18 @@ def test_config_layers_and_errors(tmp_path: Path) -> None:
 
 def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["synthetic", "reproduce", "--preset", "smoke", "--set", "analysis.rotation=[0]", "--out", str(tmp_path)])
+        main(
+            [
+                "synthetic",
+                "reproduce",
+                "--preset",
+                "smoke",
+                "--set",
+                "analysis.rotation=[0]",
+                "--out",
+                str(tmp_path),
+            ]
+        )
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("forgetlab: error:") and "\n" not in err
@@ -64,7 +75,9 @@ def _numbers(m: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_reproduce_smoke_end_to_end_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reproduce_smoke_end_to_end_and_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = reproduce_config("smoke", overrides=SMALL)
     out = tmp_path / "run"
     m = reproduce(cfg, out, show_progress=False, log=lambda s: None)
@@ -85,7 +98,9 @@ def test_reproduce_smoke_end_to_end_and_resume(tmp_path: Path, monkeypatch: pyte
     # The grid is complete and the headline is consistent with its own table.
     a = cfg.analysis
     assert len(on_disk["conjugates"]) == len(a.yscale) + len(a.xscale) + len(a.rotation)
-    best = next(e for e in on_disk["conjugates"] if e["name"] == on_disk["conjugate"]["best"]["name"])
+    best = next(
+        e for e in on_disk["conjugates"] if e["name"] == on_disk["conjugate"]["best"]["name"]
+    )
     pt, ft = on_disk["pretrained"]["continuous_error"], on_disk["finetuned"]["continuous_error"]
     expected = (ft - best["finetuned_continuous_error"]) / (ft - pt) if ft > pt else None
     if expected is not None:
@@ -100,7 +115,13 @@ def test_reproduce_smoke_end_to_end_and_resume(tmp_path: Path, monkeypatch: pyte
     bay = on_disk["bayes"]
     assert bay["continuous"]["ridge"]["error"] <= bay["continuous"]["mixture"]["error"] + 1e-12
     assert bay["discrete"]["dmmse"]["error"] <= bay["discrete"]["mixture"]["error"] + 1e-12
-    for fname in ("report.md", "fig_error_vs_k.png", "fig_forgetting_vs_distance.png", "fig_implied_weight.png", "fig_recovery.png"):
+    for fname in (
+        "report.md",
+        "fig_error_vs_k.png",
+        "fig_forgetting_vs_distance.png",
+        "fig_implied_weight.png",
+        "fig_recovery.png",
+    ):
         assert (out / fname).stat().st_size > 0
     assert (out / "fig_recovery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "recovered fraction" in (out / "report.md").read_text()

@@ -95,7 +95,7 @@ def test_paper_and_raventos_presets_follow_their_papers():
 
 
 def test_bad_override_is_one_line_error():
-    with pytest.raises(ForgetlabError, match=r"model\.n_head") as err:
+    with pytest.raises(ForgetlabError, match=r"n_head") as err:
         synthetic_config("smoke", overrides=["model.n_head=3"])
     assert "\n" not in str(err.value)
 
@@ -211,7 +211,7 @@ def test_curriculum_shapes_reach_the_model(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_sigkilled_run_resumes_bit_identical(tmp_path):
     """Kill -9 a CLI run after its first checkpoint, rerun the command, compare with torch.equal."""
-    sets = ["--set", "train.steps=400", "--set", "train.checkpoint_every=20", "--set", "train.log_every=20"]
+    sets = ["--set", "train.steps=150", "--set", "train.checkpoint_every=10", "--set", "train.log_every=10"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu", "--quiet", *sets]
     run = tmp_path / "killed"
@@ -224,7 +224,7 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     killed_at = torch.load(ckpt, weights_only=True)["step"]
-    assert 0 < killed_at < 400 and not is_complete(run)
+    assert 0 < killed_at < 150 and not is_complete(run)
 
     ref = tmp_path / "ref"
     for out in (run, ref):

@@ -13,6 +13,7 @@ a checkpoint whose evaluation was interrupted.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,18 @@ class ForgettingCallback(TrainerCallback):
             self.out / CURVE_PNG,
             title=f"{self.cfg.model} fine-tuned on {Path(self.cfg.data).name}",
         )
+
+
+class StderrLog(TrainerCallback):
+    """Training logs as one short line each on stderr (stdout carries the JSON summary)."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        parts = [f"step {state.global_step}/{state.max_steps}", f"loss {float(logs['loss']):.4f}"]
+        if "learning_rate" in logs:
+            parts.append(f"lr {float(logs['learning_rate']):.2e}")
+        print("forgetlab finetune: " + ", ".join(parts), file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

@@ -2,8 +2,13 @@
 
 Stage 1 adds the control tokens to the tokenizer, initialises each new embedding row as the
 mean embedding of the token's name (``<concise>`` -> the pieces of "concise") and trains
-*only those rows* (PEFT ``TrainableTokensConfig``: every other weight, including the other
-embedding rows, stays bit-identical). Stage 2 fine-tunes the stage-1 model (LoRA or full)
+*only those rows*: every other weight, including the other embedding rows, stays
+bit-identical. Models with separate input/output embeddings use PEFT's
+``TrainableTokensConfig`` (``trainable_token_indices``); models that tie them (Gemma 3,
+SmolLM2) cannot, because PEFT then also wraps ``lm_head`` and TRL 1.16 refuses an adapter on
+the LM head — for them every weight is frozen except the embedding matrix, whose gradient is
+masked to the new rows (AdamW without weight decay leaves zero-gradient rows unchanged,
+exactly). Stage 2 fine-tunes the stage-1 model (LoRA or full)
 on the same data, the control tokens now meaningful. Layout::
 
     OUT/run_config.json   OUT/stage1/ (an SFT run dir)   OUT/stage2/ (an SFT run dir)
@@ -60,6 +65,24 @@ def add_control_tokens(model: Any, tokenizer: Any, tokens: Sequence[str]) -> lis
     return ids
 
 
+def _ties_embeddings(model: Any) -> bool:
+    out = model.get_output_embeddings()
+    return out is not None and out.weight is model.get_input_embeddings().weight
+
+
+def freeze_all_but_rows(model: Any, ids: Sequence[int]) -> None:
+    """Train only rows ``ids`` of the (possibly tied) embedding matrix."""
+    import torch
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    weight = model.get_input_embeddings().weight
+    weight.requires_grad_(True)
+    mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+    mask[list(ids)] = 1.0
+    weight.register_hook(lambda grad: grad * mask.to(grad.device, grad.dtype))
+
+
 def run_meet(
     stage1: SFTRunConfig,
     stage2: SFTRunConfig,
@@ -86,13 +109,20 @@ def run_meet(
     )
     model, tokenizer = load_model_and_tokenizer(resolve_model_source(stage1.model))
     ids = add_control_tokens(model, tokenizer, toks)
+    peft_config = None
+    if _ties_embeddings(model):
+        freeze_all_but_rows(model, ids)
+        train = stage1.train.model_copy(update={"weight_decay": 0.0})
+        stage1 = stage1.model_copy(update={"method": "full", "train": train})
+    else:
+        peft_config = TrainableTokensConfig(token_indices=ids)
     r1 = run_sft(
         stage1,
         out_dir / "stage1",
         overwrite=overwrite,
         model=model,
         tokenizer=tokenizer,
-        peft_config=TrainableTokensConfig(token_indices=ids),
+        peft_config=peft_config,
         kind="meet-stage1",
     )
     del model

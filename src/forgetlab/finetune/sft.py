@@ -120,14 +120,20 @@ def build_trainer(
             target_modules=cfg.lora.target_modules,
             task_type="CAUSAL_LM",
         )
-    return SFTTrainer(
+    from transformers.trainer_callback import PrinterCallback
+
+    from forgetlab.finetune.callbacks import StderrLog
+
+    trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, StderrLog()],
     )
+    trainer.remove_callback(PrinterCallback)  # it prints to stdout, which carries the JSON summary
+    return trainer
 
 
 def train_with_resume(trainer: Any, out: Path) -> Any:

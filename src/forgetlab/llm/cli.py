@@ -273,3 +273,90 @@ def icl_vs_if_cmd(
         quiet=quiet,
         out=out,
     )
+
+
+# --- prompt exports: export-prompts / export-lm-eval (owner: benchmarks/registry.py) ---------
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@llm.command("export-prompts")
+@click.argument("benchmark")
+@click.option(
+    "--languages", default=None, help="Comma-separated languages (default: all of the benchmark's)."
+)
+@click.option(
+    "--transforms",
+    default=None,
+    help="icl-vs-if only: comma-separated transforms NAME[@payload] applied to the English "
+    "prompts (without --languages: only the transformed prompts).",
+)
+@click.option("--tasks", default=None, help="icl-vs-if only: e.g. capslock-math,repeat-startblank.")
+@click.option(
+    "--limit", type=int, default=None, help="First N prompts (per task and language for icl-vs-if)."
+)
+@click.option(
+    "--all",
+    "all_prompts",
+    is_flag=True,
+    help="harmful only: all 520 behaviours, not the paper's 100.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .jsonl file.")
+def export_prompts_cmd(
+    benchmark: str,
+    languages: str | None,
+    transforms: str | None,
+    tasks: str | None,
+    limit: int | None,
+    all_prompts: bool,
+    out: str,
+) -> None:
+    """Write a benchmark's prompts as JSONL, one row per prompt (icl-vs-if, harmful, multijail)."""
+    import json
+
+    from forgetlab.llm.benchmarks.registry import export_rows
+    from forgetlab.results import write_text_atomic
+
+    if limit is not None and limit < 1:
+        raise click.UsageError(f"--limit must be >= 1 (got {limit})")
+    rows = export_rows(
+        benchmark,
+        _csv(languages) or None,
+        tasks=_csv(tasks) or None,
+        limit=limit,
+        transforms=_csv(transforms) or None,
+        all_prompts=all_prompts,
+    )
+    write_text_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    click.echo(f"wrote {len(rows)} {benchmark} prompts to {out}")
+
+
+@llm.command("export-lm-eval")
+@click.option(
+    "--languages", default=None, help="Comma-separated icl-vs-if languages (default: all 7)."
+)
+@click.option(
+    "--transforms",
+    default=None,
+    help="Transformed English conditions, NAME[@payload] (without --languages: only these).",
+)
+@click.option("--tasks", default=None, help="Subset of tasks, e.g. capslock-math (default: all 4).")
+@click.option("--limit", type=int, default=None, help="First N prompts per task and condition.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Output task directory."
+)
+def export_lm_eval_cmd(
+    languages: str | None, transforms: str | None, tasks: str | None, limit: int | None, out: str
+) -> None:
+    """Write icl-vs-if as lm-evaluation-harness tasks (use with lm_eval --include_path OUT)."""
+    from forgetlab.llm.lm_eval_export import export_lm_eval
+
+    if limit is not None and limit < 1:
+        raise click.UsageError(f"--limit must be >= 1 (got {limit})")
+    res = export_lm_eval(out, _csv(languages) or None, _csv(transforms), _csv(tasks) or None, limit)
+    click.echo(f"wrote {len(res['tasks'])} lm-eval tasks ({res['rows']} prompts) to {res['dir']}")
+    click.echo(
+        f"run: lm_eval --model hf --model_args pretrained=MODEL --include_path {res['dir']} --tasks icl_vs_if"
+    )

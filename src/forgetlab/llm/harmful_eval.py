@@ -141,14 +141,23 @@ def build_items(
         conditions.append(cond)
         items.extend(_item(r, cond, r["prompt"]) for r in rows if r["language"] == lang)
     if transforms:
-        english = [
-            r for r in benchmark_rows(benchmark, ["en"], limit=limit, all_prompts=all_prompts)
-        ]
+        english = benchmark_rows(benchmark, ["en"], limit=limit, all_prompts=all_prompts)
         for tname, transform in transforms.items():
             cond = Condition(f"en+{tname}", "en", "transform", tname)
             conditions.append(cond)
-            items.extend(_item(r, cond, transform.forward(r["prompt_en"])) for r in english)
+            moved = _batch(transform, "forward_batch", "forward", [r["prompt_en"] for r in english])
+            items.extend(_item(r, cond, p) for r, p in zip(english, moved, strict=True))
     return conditions, items
+
+
+def _batch(transform: Transform, batch_name: str, one_name: str, texts: list[str]) -> list[str]:
+    """Use the transform's batched method when it has one (apertium: one subprocess, not N)."""
+    batched = getattr(transform, batch_name, None)
+    if batched is not None:
+        out: list[str] = batched(texts)
+        return out
+    one = getattr(transform, one_name)
+    return [one(t) for t in texts]
 
 
 def _group(benchmark: str, language: str) -> str:
@@ -245,7 +254,7 @@ class TransformBackTranslator(BackTranslator):
         return language in self.languages
 
     def translate(self, texts: Sequence[str], language: str) -> list[str]:
-        return [self.transform.inverse(t) for t in texts]
+        return _batch(self.transform, "inverse_batch", "inverse", list(texts))
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -290,7 +299,10 @@ def map_to_english(
     """
     result: list[dict[str, Any] | None] = [None] * len(rows)
     to_translate: dict[str, list[int]] = {}
+    _inverse_batched(rows, transforms, result)
     for i, row in enumerate(rows):
+        if result[i] is not None:
+            continue
         out = str(row["output"])
         tname = row.get("transform")
         if tname:
@@ -358,6 +370,30 @@ def map_to_english(
     ]
 
 
+def _inverse_batched(
+    rows: Sequence[Mapping[str, Any]],
+    transforms: Mapping[str, Transform],
+    result: list[dict[str, Any] | None],
+) -> None:
+    """Fill ``result`` for transform rows whose whole group inverts in one batched call;
+    on any failure the rows are left for the per-sample path (which records the reason)."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        tname = row.get("transform")
+        if tname and tname in transforms and transforms[tname].invertible:
+            groups.setdefault(str(tname), []).append(i)
+    for tname, idx in groups.items():
+        texts = [str(rows[i]["output"]) for i in idx]
+        try:
+            back = _batch(transforms[tname], "inverse_batch", "inverse", texts)
+        except Exception:
+            continue
+        if len(back) != len(idx):
+            continue
+        for i, text in zip(idx, back, strict=True):
+            result[i] = {"output_en": text, "judged_on": "inverse", "mapping_detail": tname}
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -418,6 +454,10 @@ def evaluate_harmful(
     """
     if max_new_tokens < 1:
         raise ForgetlabError("--max-new-tokens must be >= 1")
+    if all_prompts and benchmark != "harmful":
+        raise ForgetlabError(
+            "--all applies to the harmful benchmark only (multijail uses all 315 prompts by default)"
+        )
     tmap = _resolve_transforms(transforms)
     conditions, base_items = build_items(
         benchmark, languages, tmap, limit=limit, all_prompts=all_prompts

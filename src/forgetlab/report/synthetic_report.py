@@ -74,12 +74,26 @@ def plot_forgetting_vs_distance(m: dict[str, Any], path: Path) -> None:
     axes[0].set_ylabel("normalised error (continuous prompts)")
     axes[0].legend(fontsize=8)
     axes[0].grid(alpha=0.3)
-    axes[1].bar(range(len(rows)), [r["rise"] for r in rows], color="tab:red")
-    axes[1].set_xticks(
-        range(len(rows)), [f"{r['lo']:.2f}–{r['hi']:.2f}" for r in rows], rotation=30, fontsize=8
+    idx = list(range(len(rows)))
+    axes[1].bar(
+        [i - 0.2 for i in idx],
+        [r["relative_rise"] for r in rows],
+        0.4,
+        color="tab:red",
+        label="model",
     )
-    axes[1].set_ylabel("fine-tuned − pretrained error")
-    axes[1].set_title("forgetting is largest near the pool")
+    if "bayes_relative_rise" in rows[0]:
+        axes[1].bar(
+            [i + 0.2 for i in idx],
+            [r["bayes_relative_rise"] for r in rows],
+            0.4,
+            color="grey",
+            label="Bayes ideal",
+        )
+    axes[1].set_xticks(idx, [f"{r['lo']:.2f}–{r['hi']:.2f}" for r in rows], rotation=30, fontsize=8)
+    axes[1].set_ylabel("(fine-tuned − pretrained) / pretrained error")
+    axes[1].set_title("relative forgetting by distance to the pool")
+    axes[1].legend(fontsize=8)
     axes[1].grid(alpha=0.3, axis="y")
     _save(fig, path)
 
@@ -147,7 +161,18 @@ def plot_recovery(m: dict[str, Any], path: Path) -> None:
         if kind == "rotation":
             ax.set_xscale("log", base=2)
         ax.set_xlabel(labels[kind])
-        ax.set_ylim(-1.5, 1.5)
+        vals = [
+            v
+            for e in es
+            for v in (
+                _nan(e["recovered_fraction"]),
+                _nan(e["gap_removed_same_transform"]),
+                _nan(e["bayes"]["recovered_fraction"]),
+            )
+            if math.isfinite(v)
+        ]
+        if vals:  # show the data, but keep one wild point from flattening the rest
+            ax.set_ylim(max(-2.0, min(vals) - 0.1), max(1.2, min(3.0, max(vals) + 0.1)))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("fraction")
     axes[0][0].legend(fontsize=8)
@@ -215,17 +240,21 @@ def render_markdown(m: dict[str, Any]) -> str:
         "",
         "## Forgetting against distance to the pool (continuous prompts)",
         "",
-        "| distance bin | n | pretrained | fine-tuned | rise | relative rise | conjugate |",
-        "|---|---|---|---|---|---|---|",
+        "| distance bin | n | pretrained | fine-tuned | rise | relative rise | conjugate | Bayes rise | Bayes relative rise |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in fbd["bins"]:
         lines.append(
             f"| {r['lo']:.2f}–{r['hi']:.2f} | {int(r['count'])} | {_f(r['pretrained'])} | {_f(r['finetuned'])} | "
-            f"{_f(r['rise'])} | {_f(r['relative_rise'], 3)} | {_f(r.get('conjugate'))} |"
+            f"{_f(r['rise'])} | {_f(r['relative_rise'], 3)} | {_f(r.get('conjugate'))} | "
+            f"{_f(r.get('bayes_rise'))} | {_f(r.get('bayes_relative_rise'), 3)} |"
         )
     lines += [
         "",
-        f"Rank correlation of distance with the per-prompt rise: {_f(fbd['rank_correlation_distance_rise'], 3)}.",
+        "Rank correlation of distance with the per-prompt rise: "
+        f"{_f(fbd['rank_correlation_distance_rise'], 3)} (absolute), "
+        f"{_f(fbd.get('rank_correlation_distance_relative_rise'), 3)} (relative). "
+        "'Bayes' columns: mixture-Bayes at the pretraining α vs at `ideal_finetuned_alpha`.",
         "",
         "## Conjugates (report stream; parameters chosen on the select stream)",
         "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -59,16 +60,6 @@ class References:
         return {"ridge": self.ridge, "dmmse": self.dmmse, "mixture": self.mixture}
 
 
-def log_odds_from_g(g: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Recover ``ℓ_disc − ℓ_cont`` from the posterior ``g`` at prior ``alpha``.
-
-    ``g`` saturates at 1 in float64 (log-odds ≳ 37); clamping there changes any later
-    mixture by < 1e-10, far below what the analysis resolves.
-    """
-    gc = g.to(torch.float64).clamp(1e-300, 1.0 - 1e-16)
-    return torch.log(gc) - torch.log1p(-gc) - math.log(alpha / (1.0 - alpha))
-
-
 def bayes_references(
     xs: torch.Tensor,
     ys: torch.Tensor,
@@ -84,16 +75,12 @@ def bayes_references(
     xs64, ys64, pool64 = xs.to(torch.float64), ys.to(torch.float64), pool.to(torch.float64)
     ridge = bayes.ridge_predictions(xs64, ys64, sigma=task.sigma, tau=task.tau)
     dmmse = bayes.dmmse_predictions(xs64, ys64, pool64, sigma=task.sigma)
-    # The log-odds come from a mixture at α = 1/2, where g is least saturated.
-    _, g_half = bayes.mixture_predictions(
-        xs64, ys64, pool64, alpha=0.5, sigma=task.sigma, tau=task.tau
-    )
-    log_odds = log_odds_from_g(torch.as_tensor(g_half), 0.5)
+    log_odds = bayes.family_log_odds(xs64, ys64, pool64, sigma=task.sigma, tau=task.tau)
     g = mixture_g(log_odds, a)
     mixture = ridge + g * (dmmse - ridge)
     return References(
-        ridge=torch.as_tensor(ridge, dtype=torch.float64),
-        dmmse=torch.as_tensor(dmmse, dtype=torch.float64),
+        ridge=ridge,
+        dmmse=dmmse,
         mixture=mixture,
         g=g,
         log_odds=log_odds,
@@ -252,11 +239,11 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
 # --- one-shot summary of a model on one family ----------------------------------------
 
 
-def family_summary(preds: torch.Tensor, batch: Batch, refs: References) -> dict[str, object]:
+def family_summary(preds: torch.Tensor, batch: Batch, refs: References) -> dict[str, Any]:
     """Per-k errors, Δ to each reference and implied weights of ``preds`` on one batch."""
     d = batch.xs.shape[-1]
     err = per_k_error(preds, batch)
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "error_per_k": err.tolist(),
         "error": scalar_error(err),
         "distance_per_k": {

@@ -9,15 +9,18 @@ stay within a memory budget (``memory_bytes``, default 256 MiB):
   posterior updates (recursive least squares / the Kalman filter), vectorised over the
   batch. Its log evidence is the chain rule of one-step predictive densities, which equals
   SPEC's closed form ``−½(‖y‖²/σ² − μᵀAμ) − ½(k log 2πσ² + d log τ² + log det A)``
-  exactly. It is ~9× faster on CPU than cumulative ``x xᵀ`` sums followed by one batched
-  Cholesky of all ``K`` matrices (measured, docs/bayes.md), which is still used when
-  ``σ/τ < 1e-3``: there the covariance update cancels too many digits.
+  exactly. Why not SPEC's "cumulative ``x xᵀ`` sums, then one batched Cholesky": that was
+  ~9× slower on CPU (small-matrix LAPACK calls dominate) and, at small σ/τ, less accurate
+  (``A`` has condition number ~kτ²/σ²; it stops being numerically positive definite near
+  σ/τ = 1e-8, where the sweep still matches the min-norm limit; docs/bayes.md).
 * **discrete family** (dMMSE): cumulative per-pool squared residuals and a streaming
   ``logsumexp`` over pool chunks.
 * **mixture**: ``g = σ(logit α + ℓ_disc − ℓ_cont)`` and ``ŵ = g ŵ_dMMSE + (1−g) ŵ_ridge``.
 
-``sigma`` must be > 0: with σ = 0 the posteriors are point masses and the evidences
-infinite. Use :func:`ols_predictions` (its σ → 0 limit for ridge) for noiseless prompts.
+``sigma`` must be > 0 (and ``σ/τ ≥ 1e-6`` for the continuous family): with σ = 0 the
+posteriors are point masses and the evidences infinite, so these functions raise
+``ValueError`` rather than guess. Use :func:`ols_predictions` (ridge's σ → 0 limit) for
+noiseless prompts, or pass a small σ (``forgetlab synthetic baselines`` uses 1e-4·τ).
 
 ``full=True`` (where offered) returns ``K + 1`` prefixes, the last one the whole prompt.
 """
@@ -32,6 +35,7 @@ import torch
 
 __all__ = [
     "DEFAULT_MEMORY_BYTES",
+    "MIN_SIGMA_RATIO",
     "averaging_predictions",
     "averaging_weights",
     "continuous_log_evidence",
@@ -49,8 +53,9 @@ __all__ = [
 ]
 
 DEFAULT_MEMORY_BYTES = 256 * 2**20
-# Below this σ/τ the covariance-form update loses too many digits; use the Cholesky form.
-_CHOLESKY_BELOW = 1e-3
+# Below this σ/τ the posterior covariance spans > 1e12 in scale and float64 rounding makes
+# it indefinite (σ/τ = 1e-6 still matches a QR reference to ~1e-8 at d = 100, K = 400).
+MIN_SIGMA_RATIO = 1e-6
 # Batch rows per sweep of the recursion: keeps the [b, d, d] covariance cache-resident.
 _RECURSION_CACHE_BYTES = 2 * 2**20
 _F64 = torch.float64
@@ -146,7 +151,8 @@ def _ridge_recursive(
             break
         x = xs[:, k]
         v = torch.bmm(cov, x.unsqueeze(2)).squeeze(2)  # Σx
-        s = (x * v).sum(1).add_(s2)  # predictive variance of y_k
+        # Predictive variance of y_k; ≥ σ² exactly, the clamp only guards rounding at tiny σ.
+        s = (x * v).sum(1).add_(s2).clamp_(min=s2)
         m = (x * mu).sum(1)
         preds[:, k] = m
         r = ys[:, k] - m
@@ -155,30 +161,6 @@ def _ridge_recursive(
         u = v * torch.rsqrt(s).unsqueeze(1)
         cov.baddbmm_(u.unsqueeze(2), u.unsqueeze(1), alpha=-1.0)  # exactly symmetric
     return _Ridge(preds, mus, levs)
-
-
-def _ridge_cholesky(
-    xs: torch.Tensor, ys: torch.Tensor, s2: float, t2: float, n_prefix: int
-) -> _Ridge:
-    """SPEC's closed form: cumulative sums of x xᵀ, x y, y², then one batched Cholesky."""
-    b, K, d = xs.shape
-    P = n_prefix
-    a = xs.new_zeros(b, P, d, d)
-    a[:, 0] = torch.eye(d, dtype=_F64, device=xs.device) / t2
-    torch.mul(xs[:, : P - 1, :, None], xs[:, : P - 1, None, :] / s2, out=a[:, 1:])
-    a.cumsum_(1)
-    rhs = xs.new_zeros(b, P, d)
-    rhs[:, 1:] = (xs[:, : P - 1] * ys[:, : P - 1, None]).cumsum(1) / s2
-    yy = xs.new_zeros(b, P)
-    yy[:, 1:] = ys[:, : P - 1].square().cumsum(1) / s2
-    chol = torch.linalg.cholesky(a)
-    mu = torch.cholesky_solve(rhs.unsqueeze(3), chol).squeeze(3)
-    logdet = 2.0 * torch.diagonal(chol, dim1=2, dim2=3).log().sum(2)
-    k = torch.arange(P, dtype=_F64, device=xs.device)
-    quad = yy - (mu * rhs).sum(2)  # ‖y‖²/σ² − μᵀAμ  (≥ 0)
-    log_ev = -0.5 * (quad + k * math.log(2.0 * math.pi * s2) + d * math.log(t2) + logdet)
-    preds = (mu[:, :K] * xs).sum(2)
-    return _Ridge(preds, mu, log_ev)
 
 
 def _ridge(
@@ -190,19 +172,19 @@ def _ridge(
     memory_bytes: int | None,
 ) -> _Ridge:
     sigma, tau = _positive("sigma", sigma), _positive("tau", tau)
+    if sigma < MIN_SIGMA_RATIO * tau:
+        raise ValueError(
+            f"sigma/tau must be >= {MIN_SIGMA_RATIO:g} for the continuous family, got "
+            f"sigma={sigma!r}, tau={tau!r} (use ols_predictions for the noiseless limit)"
+        )
     B, K, d = xs.shape
     budget = _budget(memory_bytes)
     s2, t2 = sigma * sigma, tau * tau
-    if sigma / tau < _CHOLESKY_BELOW:
-        rows = _rows(8 * n_prefix * (3 * d * d + 4 * d + 4), budget)
-        fn = _ridge_cholesky
-    else:
-        rows = _rows(8 * (2 * d * d + n_prefix * (d + 1) + 4 * d + K), budget)
-        rows = min(rows, max(16, _RECURSION_CACHE_BYTES // (8 * d * d)))
-        fn = _ridge_recursive
+    rows = _rows(8 * (2 * d * d + n_prefix * (d + 1) + 4 * d + K), budget)
+    rows = min(rows, max(16, _RECURSION_CACHE_BYTES // (8 * d * d)))
 
     def run(sl: slice) -> tuple[torch.Tensor, ...]:
-        r = fn(xs[sl], ys[sl], s2, t2, n_prefix)
+        r = _ridge_recursive(xs[sl], ys[sl], s2, t2, n_prefix)
         return r.preds, r.mu, r.log_ev
 
     preds, mu, log_ev = _chunked(run, B, rows)
@@ -441,7 +423,7 @@ def mixture_predictions(
     disc = _dmmse(xs, ys, pool, sigma, K, memory_bytes, want_w=False)
     ridge = _ridge(xs, ys, sigma, tau, K, memory_bytes)
     g = _posterior_g(disc.log_ev - ridge.log_ev, a)
-    return ridge.preds + g * (disc.preds - ridge.preds), g
+    return torch.lerp(ridge.preds, disc.preds, g), g  # exact at g = 0 and g = 1
 
 
 def mixture_weights(
@@ -464,7 +446,7 @@ def mixture_weights(
     ridge = _ridge(xs, ys, sigma, tau, n, memory_bytes)
     assert disc.w is not None
     g = _posterior_g(disc.log_ev - ridge.log_ev, a).unsqueeze(2)
-    return ridge.mu + g * (disc.w - ridge.mu)
+    return torch.lerp(ridge.mu, disc.w, g)
 
 
 # --- non-Bayes references --------------------------------------------------------------

@@ -127,7 +127,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "seed": 0,
         "task": {"d": 3, "n_points": 6, "pool_size": 4, "alpha": 0.5, "sigma": 0.5, "tau": 1.0},
-        "model": {"n_layer": 2, "n_embd": 16, "n_head": 2},
+        "model": {"n_layer": 2, "n_embd": 16, "n_head": 2, "init_std": 0.1},
         "train": {
             "steps": 40,
             "batch_size": 16,
@@ -142,7 +142,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {
         "seed": 0,
         "task": {"d": 5, "n_points": 16, "pool_size": 16, "alpha": 0.5, "sigma": 0.5, "tau": 1.0},
-        "model": {"n_layer": 4, "n_embd": 64, "n_head": 2},
+        "model": {"n_layer": 4, "n_embd": 64, "n_head": 2, "init_std": 0.1},
         "train": {
             "steps": 8000,
             "batch_size": 64,

@@ -38,6 +38,7 @@ from forgetlab.synthetic.analysis import (
     family_summary,
     forgetting_by_distance,
     implied_weight,
+    mixture_g,
     nearest_pool_distance,
     per_k_error,
     per_prompt_error,
@@ -45,7 +46,12 @@ from forgetlab.synthetic.analysis import (
     robust_implied_weight,
     scalar_error,
 )
-from forgetlab.synthetic.conjugate import Conjugate, conjugate_grid, recovered_fraction
+from forgetlab.synthetic.conjugate import (
+    Conjugate,
+    conjugate_grid,
+    recovered_fraction,
+    rotation_ensembles,
+)
 from forgetlab.synthetic.presets import PRESETS, SyntheticConfig
 from forgetlab.synthetic.tasks import Batch, TaskConfig, TaskSampler
 
@@ -72,7 +78,6 @@ class AnalysisConfig(StrictModel):
     ideal_finetuned_alpha: float = Field(
         default=0.99, gt=0.0, lt=1.0, description="α of the Bayes 'fine-tuned' ideal (SPEC §2.3)"
     )
-
 
     @model_validator(mode="after")
     def _check_grids(self) -> AnalysisConfig:
@@ -227,16 +232,26 @@ class PairAnalysis:
             jobs.extend((name, pred, "report", self.report, fam) for fam in FAMILIES)
         for name, pred in ideal.items():
             jobs.extend((name, pred, "report", self.report, fam) for fam in FAMILIES)
-        for conj in grid:
+        for name, pred, stream, batches, fam in jobs:
+            todo = [c for c in grid if f"{name}|{c.name}|{stream}|{fam}" not in cache]
+            if not todo:
+                continue
+            b = batches[fam]
+            outputs: dict[str, torch.Tensor] = {}
+            sizes = [int(c.param) for c in todo if c.kind == "rotation"]
+            ens = rotation_ensembles(pred, b.xs, b.ys, sizes, self.acfg.rotation_seed)
+            for m_size, p in ens.items():
+                outputs[Conjugate("rotation", m_size).name] = p
+            for c in todo:
+                if c.kind != "rotation":
+                    outputs[c.name] = c(pred, b.xs, b.ys)
             rows = []
-            for name, pred, stream, batches, fam in jobs:
-                key = f"{name}|{conj.name}|{stream}|{fam}"
-                if key in cache:
-                    continue
-                b = batches[fam]
-                err = per_k_error(conj(pred, b.xs, b.ys), b)
+            for c in todo:
+                err = per_k_error(outputs[c.name], b)
+                key = f"{name}|{c.name}|{stream}|{fam}"
                 rows.append({"id": key, "error_per_k": err.tolist(), "error": scalar_error(err)})
             cache.add_many(rows)
+            self.log(f"  conjugates: {name} {stream}/{fam} ({len(todo)} transforms)")
         return cache
 
     def grid(self) -> list[Conjugate]:
@@ -429,15 +444,30 @@ class PairAnalysis:
         errors = {name: per_prompt_error(preds[name]["continuous"], b) for name in self.models}
         errors["conjugate"] = per_prompt_error(conj, b)
         errors["ridge"] = per_prompt_error(self.refs["continuous"].ridge, b)
-        errors["mixture"] = per_prompt_error(self.refs["continuous"].mixture, b)
+        refs = self.refs["continuous"]
+        errors["mixture"] = per_prompt_error(refs.mixture, b)
+        # The Bayes analogue of fine-tuning (prior α -> ideal_finetuned_alpha): how much of
+        # the distance profile is task confusion and how much is just |w| growing with it.
+        g_ft = mixture_g(refs.log_odds, self.acfg.ideal_finetuned_alpha)
+        errors["bayes_finetuned"] = per_prompt_error(
+            refs.ridge + g_ft * (refs.dmmse - refs.ridge), b
+        )
         rows = forgetting_by_distance(dist, errors, n_bins=self.acfg.n_bins)
+        for r in rows:
+            r["bayes_rise"] = r["bayes_finetuned"] - r["mixture"]
+            r["bayes_relative_rise"] = r["bayes_rise"] / r["mixture"]
         rise = errors["finetuned"] - errors["pretrained"]
         return {
             "bins": rows,
             "distance": "min_m ||w - w_m|| / sqrt(d)",
             "rank_correlation_distance_rise": rank_correlation(dist, rise),
+            "rank_correlation_distance_relative_rise": rank_correlation(
+                dist, rise / errors["pretrained"].clamp_min(1e-12)
+            ),
             "near_rise": rows[0]["rise"],
             "far_rise": rows[-1]["rise"],
+            "near_relative_rise": rows[0]["relative_rise"],
+            "far_relative_rise": rows[-1]["relative_rise"],
         }
 
     @staticmethod
@@ -448,7 +478,9 @@ class PairAnalysis:
         return {
             "finetuning_lowers_discrete_error": ft["discrete_error"] < pt["discrete_error"],
             "finetuning_raises_continuous_error": ft["continuous_error"] > pt["continuous_error"],
-            "rise_larger_near_pool": m["forgetting_by_distance"]["near_rise"]
+            "relative_rise_larger_near_pool": m["forgetting_by_distance"]["near_relative_rise"]
+            > m["forgetting_by_distance"]["far_relative_rise"],
+            "absolute_rise_larger_near_pool": m["forgetting_by_distance"]["near_rise"]
             > m["forgetting_by_distance"]["far_rise"],
             "implied_weight_rises_on_continuous": iw["finetuned"]["continuous"]["mean"]
             > iw["pretrained"]["continuous"]["mean"],
@@ -520,7 +552,12 @@ def reproduce(
     )
     stages.run(
         "finetune",
-        lambda: finetune(out_dir / "pretrained", out_dir / "finetuned", device=device),
+        lambda: finetune(
+            out_dir / "pretrained",
+            out_dir / "finetuned",
+            device=device,
+            show_progress=show_progress,
+        ),
         log,
     )
     holder: dict[str, dict[str, Any]] = {}

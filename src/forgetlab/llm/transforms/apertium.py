@@ -63,6 +63,7 @@ def _run(pair: str, text: str) -> str:
 
 
 SEPARATOR = "\n\n"
+_SPACES = re.compile(r" {2,}")
 
 
 def translate_batch(pair: str, texts: Sequence[str]) -> list[str]:
@@ -74,6 +75,15 @@ def translate_batch(pair: str, texts: Sequence[str]) -> list[str]:
     units = list(dict.fromkeys(line for ls in lines for line in ls if line.strip()))
     done = dict(zip(units, _translate_cached(pair, tuple(units)), strict=True))
     return ["\n".join(done.get(line, line) for line in ls) for ls in lines]
+
+
+def _tidy(src: str, dst: str) -> str:
+    """Apertium leaves a leading or doubled blank where it drops a word (``" Fue en..."``,
+    ``"pero  echaron"``): collapse runs of spaces, keep the source's outer whitespace."""
+    core = _SPACES.sub(" ", dst).strip()
+    lead = src[: len(src) - len(src.lstrip())]
+    trail = src[len(src.rstrip()) :]
+    return lead + core + trail
 
 
 @lru_cache(maxsize=64)
@@ -88,7 +98,7 @@ def _translate_units(pair: str, units: list[str]) -> list[str]:
         return []
     out = _run(pair, SEPARATOR.join(units)).removesuffix("\n").split(SEPARATOR)
     if len(out) == len(units):
-        return out
+        return [_tidy(src, dst) for src, dst in zip(units, out, strict=True)]
     if len(units) == 1:  # cannot happen with Apertium's txt format; keep the text whole
         return ["\n".join(out)]
     return [_translate_units(pair, [u])[0] for u in units]  # slow but aligned

@@ -54,29 +54,24 @@ def _encode_lower(word: str) -> str:
     return word[k:] + word[:k] + "ay"
 
 
-def candidates(token: str) -> list[str]:
-    """Every word whose encoding is ``token`` (shortest moved cluster first)."""
-    if token.islower() or not token:
-        return _candidates_lower(token)
-    if len(token) > 1 and token.isupper():
-        return [c.upper() for c in _candidates_lower(token.lower())]
-    if token[0].isupper() and token[1:].islower():
-        return [c.capitalize() for c in _candidates_lower(token.lower())]
-    return _candidates_lower(token)
-
-
 @cache
-def _candidates_lower(token: str) -> list[str]:
-    if not token.endswith("ay"):
+def candidates(token: str) -> list[str]:
+    """Every word whose encoding is exactly ``token``, shortest moved cluster first.
+
+    Guesses undo each possible split (a vowel-initial word + ``"yay"``, or the last *k*
+    letters before ``"ay"`` moved back to the front), each in lower, Title, UPPER and the
+    token's own case; only guesses that re-encode to ``token`` are kept.
+    """
+    if len(token) < 3 or not token.lower().endswith("ay"):
         return []
     base = token[:-2]
-    guesses = [token[:-3]] if token.endswith("yay") else []  # vowel-initial word + "yay"
-    # a moved cluster of k letters: the last k letters of base go back to the front
+    guesses = [token[:-3]] if token.lower().endswith("yay") else []
     guesses += [base[len(base) - k :] + base[: len(base) - k] for k in range(1, len(base) + 1)]
     out: list[str] = []
-    for word in guesses:
-        if word and word not in out and _encode_lower(word) == token:
-            out.append(word)
+    for guess in guesses:
+        for word in (guess.lower(), guess.lower().capitalize(), guess.upper(), guess):
+            if word and word not in out and encode_word(word) == token:
+                out.append(word)
     return out
 
 

@@ -1,0 +1,107 @@
+"""Measure each transform's round trip ``inverse(forward(s)) == s`` on the 500 English sentences.
+
+Usage: ``python benchmarks/transform_roundtrip.py`` (prints a markdown table). Also reports Pig Latin's
+ambiguity: the share of word types (in the pool) whose encoding decodes to more than one
+word, with no lexicon and with the packaged lexicon. Apertium rows are skipped when the
+binary is absent. Recorded in docs/transforms.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+
+import forgetlab.llm.transforms as T
+from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks.icl_vs_if import load_pool
+from forgetlab.llm.transforms import piglatin
+
+NAMES = [
+    "identity",
+    "rot13",
+    "base64",
+    "word-reversal",
+    "leetspeak",
+    "piglatin",
+    "pretranslated:fr",
+    "pretranslated:ls",
+    "apertium:eng-spa",
+]
+
+
+def chrf_like(a: str, b: str) -> float:
+    """Character 3-gram F1 (a cheap similarity for lossy round trips)."""
+
+    def grams(s: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(len(s) - 2):
+            out[s[i : i + 3]] = out.get(s[i : i + 3], 0) + 1
+        return out
+
+    ga, gb = grams(a), grams(b)
+    common = sum(min(v, gb.get(k, 0)) for k, v in ga.items())
+    if not common:
+        return 0.0
+    p, r = common / max(1, sum(gb.values())), common / max(1, sum(ga.values()))
+    return 2 * p * r / (p + r)
+
+
+def measure(name: str, pool: list[str]) -> dict[str, object] | None:
+    try:
+        tr = T.get_transform(name)
+        t0 = time.perf_counter()
+        fwd = tr.forward_batch(pool)
+        back = tr.inverse_batch(fwd)
+        dt = time.perf_counter() - t0
+    except ForgetlabError as exc:
+        print(f"skip {name}: {exc}")
+        return None
+    exact = sum(a == b for a, b in zip(pool, back, strict=True))
+    words = [w for s in pool for w in s.split()]
+    back_words = [w for s in back for w in s.split()]
+    word_acc = (
+        sum(a == b for a, b in zip(words, back_words, strict=True)) / len(words)
+        if len(words) == len(back_words)
+        else float("nan")
+    )
+    sim = sum(chrf_like(a, b) for a, b in zip(pool, back, strict=True)) / len(pool)
+    return {
+        "name": name,
+        "bijective": tr.bijective,
+        "exact": exact / len(pool),
+        "words": word_acc,
+        "char3_f1": sim,
+        "seconds": dt,
+    }
+
+
+def piglatin_ambiguity(pool: list[str]) -> tuple[int, float, float]:
+    types = sorted({w.lower() for s in pool for w in re.findall(r"[^\W\d_]+", s)})
+    lex = piglatin.lexicon()
+    amb_none = amb_lex = 0
+    for w in types:
+        cands = piglatin.candidates(piglatin.encode_word(w))
+        amb_none += len(cands) > 1
+        amb_lex += sum(c in lex for c in cands) > 1
+    return len(types), amb_none / len(types), amb_lex / len(types)
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    pool = list(load_pool("en"))
+    rows = [r for n in NAMES if (r := measure(n, pool)) is not None]
+    print("| transform | bijective | sentences exact | words exact | char-3gram F1 | time, s |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        words = "n/a" if r["words"] != r["words"] else f"{r['words']:.1%}"  # NaN: counts differ
+        print(
+            f"| `{r['name']}` | {'yes' if r['bijective'] else 'no'} | {r['exact']:.1%} | {words} "
+            f"| {r['char3_f1']:.3f} | {r['seconds']:.2f} |"
+        )
+    n, a0, a1 = piglatin_ambiguity(pool)
+    print(f"\nPig Latin: {n} word types; ambiguous without lexicon {a0:.1%}, with lexicon {a1:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""`forgetlab llm export-prompts` and `export-lm-eval`: files round-trip to the generator."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from forgetlab.cli import main
+from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks import icl_vs_if as b
+from forgetlab.llm.benchmarks.registry import BENCHMARK_EXPORTERS, export_rows
+from forgetlab.llm.lm_eval_export import export_lm_eval, task_name
+
+FIELDS = ["language", "icl_task", "if_task", "index", "prompt", "icl_answer", "if_answer"]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _fingerprint(rows: list[dict[str, Any]]) -> str:
+    table = sorted([r[k] for k in FIELDS] for r in rows)
+    return hashlib.sha256(json.dumps(table, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_export_prompts_cli_writes_the_reference_benchmark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "icl.jsonl"
+    main(["llm", "export-prompts", "icl-vs-if", "--out", str(out)])
+    assert "wrote 2800 icl-vs-if prompts" in capsys.readouterr().out
+    rows = _read_jsonl(out)
+    assert len(rows) == 2800
+    assert all(list(r) == FIELDS for r in rows)
+    assert _fingerprint(rows) == b.REFERENCE_SHA256
+    assert rows[0]["prompt"] == b.generate_prompts(["en"], n=1)[0].prompt
+
+
+def test_export_prompts_subsets_and_transforms(tmp_path: Path) -> None:
+    out = tmp_path / "sub.jsonl"
+    main(
+        [
+            "llm", "export-prompts", "icl-vs-if", "--languages", "fr,pl", "--tasks", "repeat-math",
+            "--transforms", "rot13,leetspeak@payload", "--limit", "3", "--out", str(out),
+        ]
+    )  # fmt: skip
+    rows = _read_jsonl(out)
+    assert [(r["language"], r["index"]) for r in rows] == [
+        (lang, i) for lang in ("fr", "pl", "rot13", "leetspeak@payload") for i in range(3)
+    ]
+    expected = [p.to_row() for p in b.generate_prompts(["fr", "pl"], ["repeat-math"], n=3)]
+    expected += [p.to_row() for p in b.generate_transformed_prompts("rot13", ["repeat-math"], n=3)]
+    assert rows[:9] == expected
+    only_transformed = export_rows("icl-vs-if", None, transforms=["base64"], limit=2)
+    assert {r["language"] for r in only_transformed} == {"base64"} and len(only_transformed) == 8
+
+
+def test_registry_knows_other_benchmarks() -> None:
+    assert set(BENCHMARK_EXPORTERS) >= {"icl-vs-if", "harmful", "multijail"}
+    with pytest.raises(ForgetlabError, match="unknown benchmark 'xnli'"):
+        export_rows("xnli")
+    with pytest.raises(ForgetlabError, match="does not take option"):
+        export_rows("icl-vs-if", all_prompts=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export-prompts", "nope"], "unknown benchmark 'nope'"),
+        (["export-prompts", "icl-vs-if", "--languages", "de"], "unknown icl-vs-if language 'de'"),
+        (["export-prompts", "icl-vs-if", "--transforms", "rot99"], "unknown transform 'rot99'"),
+        (["export-prompts", "icl-vs-if", "--limit", "0"], "--limit must be >= 1"),
+        (["export-lm-eval", "--languages", "xx"], "unknown icl-vs-if language 'xx'"),
+    ],
+)
+def test_cli_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["llm", *args, "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads lm-eval YAML: ``!function module.attr`` becomes a marker string."""
+
+
+def _function_tag(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode)
+    return f"!function {loader.construct_scalar(node)}"
+
+
+_Loader.add_constructor("!function", _function_tag)
+
+
+def test_lm_eval_export(tmp_path: Path) -> None:
+    out = tmp_path / "tasks"
+    res = export_lm_eval(out, ["en", "fr"], ["rot13"], limit=5)
+    assert res["tasks"] == ["icl_vs_if_en", "icl_vs_if_fr", "icl_vs_if_rot13"]
+    assert res["rows"] == 3 * 4 * 5
+    group = yaml.load((out / "icl_vs_if.yaml").read_text(), Loader=_Loader)
+    assert group["group"] == "icl_vs_if" and group["task"] == res["tasks"]
+    for name, cond in zip(res["tasks"], ["en", "fr", "rot13"], strict=True):
+        cfg = yaml.load((out / f"{name}.yaml").read_text(), Loader=_Loader)
+        assert cfg["task"] == name and cfg["output_type"] == "generate_until"
+        assert cfg["dataset_path"] == "json" and cfg["test_split"] == "test"
+        assert cfg["doc_to_text"] == "{{prompt}}" and cfg["doc_to_target"] == "{{icl_answer}}"
+        assert cfg["generation_kwargs"]["max_gen_toks"] == 10
+        assert cfg["generation_kwargs"]["do_sample"] is False
+        assert cfg["generation_kwargs"]["until"] == ["\n\n"]
+        assert cfg["process_results"] == "!function utils.process_results"
+        assert {m["metric"] for m in cfg["metric_list"]} == {"icl_acc", "if_rate"}
+        data = Path(cfg["dataset_kwargs"]["data_files"]["test"])
+        assert data.is_absolute() and data.parent == (out / "data").resolve()
+        rows = _read_jsonl(data)
+        if cond == "rot13":
+            prompts = b.generate_transformed_prompts("rot13", n=5)
+        else:
+            prompts = b.generate_prompts([cond], n=5)
+        assert rows == [p.to_row() for p in prompts]
+    assert "add_bos_token=False" in (out / "README.md").read_text()
+    # exporting fewer conditions removes the old task files (lm-eval would load them)
+    export_lm_eval(out, ["en"], limit=1)
+    assert sorted(p.name for p in out.glob("icl_vs_if_*.yaml")) == ["icl_vs_if_en.yaml"]
+    assert [p.name for p in (out / "data").iterdir()] == ["icl_vs_if_en.jsonl"]
+
+
+def test_lm_eval_utils_matches_score_output(tmp_path: Path) -> None:
+    export_lm_eval(tmp_path, ["en"], limit=1)
+    spec = importlib.util.spec_from_file_location("icl_utils", tmp_path / "utils.py")
+    assert spec is not None and spec.loader is not None
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    docs = [
+        {"icl_answer": " WHAT", "if_answer": " 23"},
+        {"icl_answer": " ____", "if_answer": " Trash"},
+    ]
+    outputs = [
+        " WHAT IS",
+        "WHAT",
+        "\nWHAT",
+        " 23",
+        "23",
+        " what",
+        "",
+        " \\_\\_\\_\\_ x",
+        "____",
+        " Trash",
+    ]
+    for doc in docs:
+        for o in outputs:
+            icl, if_ = b.score_output(o, doc["icl_answer"], doc["if_answer"])
+            assert utils.process_results(doc, [o]) == {"icl_acc": float(icl), "if_rate": float(if_)}
+
+
+def test_task_names_are_lm_eval_safe() -> None:
+    assert task_name("apertium:eng-spa") == "icl_vs_if_apertium_eng_spa"
+    assert task_name("leetspeak@payload") == "icl_vs_if_leetspeak_payload"
