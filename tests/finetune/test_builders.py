@@ -114,18 +114,36 @@ def test_nonins_teacher_outputs_are_cached_and_resumed(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path)
     teacher = EchoUpper()
     out = tmp_path / "t.jsonl"
-    build_nonins(out, corpus=corpus, n=4, teacher="echo", teacher_backend=teacher, min_words=10, as_messages=True)
+    build_nonins(
+        out,
+        corpus=corpus,
+        n=4,
+        teacher="echo",
+        teacher_backend=teacher,
+        min_words=10,
+        as_messages=True,
+    )
     assert teacher.calls == 4
     rows, fmt = read_sft_jsonl(out)
     assert fmt == "messages"
     for r in rows:
         assert r["messages"][1]["content"] == r["messages"][0]["content"].upper()
-    build_nonins(out, corpus=corpus, n=4, teacher="echo", teacher_backend=teacher, min_words=10, as_messages=True)
+    build_nonins(
+        out,
+        corpus=corpus,
+        n=4,
+        teacher="echo",
+        teacher_backend=teacher,
+        min_words=10,
+        as_messages=True,
+    )
     assert teacher.calls == 4  # all four came from the cache
     side = json.loads(provenance_path(out).read_text())
     assert side["config"]["teacher"] == "echo" and side["sources"] == ["corpus.txt"]
     with pytest.raises(ForgetlabError, match="another teacher"):
-        build_nonins(out, corpus=corpus, n=4, teacher="other", teacher_backend=teacher, min_words=10)
+        build_nonins(
+            out, corpus=corpus, n=4, teacher="other", teacher_backend=teacher, min_words=10
+        )
 
 
 def test_nonins_missing_corpus_is_one_line(tmp_path: Path) -> None:
@@ -155,12 +173,17 @@ def test_control_rows_pair_each_instruction_with_both_tokens(tmp_path: Path) -> 
 def test_control_from_source_uses_first_sentence(tmp_path: Path) -> None:
     src = tmp_path / "src.jsonl"
     src.write_text(
-        json.dumps({"prompt": "Q1", "completion": " First one. Then more."}) + "\n"
-        + json.dumps({"prompt": "Q2", "completion": " Only one."}) + "\n",
+        json.dumps({"prompt": "Q1", "completion": " First one. Then more."})
+        + "\n"
+        + json.dumps({"prompt": "Q2", "completion": " Only one."})
+        + "\n",
         encoding="utf-8",
     )
     build_control(tmp_path / "c.jsonl", source=src, fmt="prompt-completion")
     rows, fmt = read_sft_jsonl(tmp_path / "c.jsonl")
     assert fmt == "prompt_completion" and len(rows) == 2
     got = {r["prompt"]: r["completion"] for r in rows}
-    assert got == {"<concise> Q1\nAnswer:": " First one.", "<detailed> Q1\nAnswer:": " First one. Then more."}
+    assert got == {
+        "<concise> Q1\nAnswer:": " First one.",
+        "<detailed> Q1\nAnswer:": " First one. Then more.",
+    }

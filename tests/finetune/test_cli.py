@@ -28,7 +28,15 @@ def test_malformed_jsonl_is_one_line_with_its_line_number(
     data = tmp_path / "bad.jsonl"
     data.write_text('{"prompt": "a", "completion": " b"}\n{"prompt": "a"\n', encoding="utf-8")
     code, _, err = _run(
-        capsys, "finetune", "sft", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(tmp_path / "o")
+        capsys,
+        "finetune",
+        "sft",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "o"),
     )
     assert code == 2
     assert err.strip().count("\n") == 0
@@ -38,7 +46,16 @@ def test_malformed_jsonl_is_one_line_with_its_line_number(
 def test_bad_suite_and_unknown_preset_are_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path, pc_data: Path
 ) -> None:
-    base = ["finetune", "sft", "--model", str(tiny_model_dir), "--data", str(pc_data), "--out", str(tmp_path / "o")]
+    base = [
+        "finetune",
+        "sft",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(pc_data),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     code, _, err = _run(capsys, *base, "--eval-suite", "mmlu:5")
     assert code == 2 and "unknown eval suite 'mmlu'" in err
     code, _, err = _run(capsys, *base, "--preset", "huge")
@@ -47,9 +64,19 @@ def test_bad_suite_and_unknown_preset_are_one_line(
     assert code == 2 and "train.max_steps" in err
 
 
-def test_missing_model_dir_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, pc_data: Path) -> None:
+def test_missing_model_dir_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pc_data: Path
+) -> None:
     code, _, err = _run(
-        capsys, "finetune", "sft", "--model", str(tmp_path / "nope"), "--data", str(pc_data), "--out", str(tmp_path / "o")
+        capsys,
+        "finetune",
+        "sft",
+        "--model",
+        str(tmp_path / "nope"),
+        "--data",
+        str(pc_data),
+        "--out",
+        str(tmp_path / "o"),
     )
     assert code == 2 and "not found" in err
 
@@ -59,9 +86,23 @@ def test_sft_full_via_cli_then_refuses_a_different_config(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     data = tmp_path / "text.jsonl"
-    data.write_text("".join(json.dumps({"text": f"Input: word{i}\nOutput: WORD{i}"}) + "\n" for i in range(8)))
+    data.write_text(
+        "".join(json.dumps({"text": f"Input: word{i}\nOutput: WORD{i}"}) + "\n" for i in range(8))
+    )
     out = tmp_path / "run"
-    args = ["finetune", "sft", "--model", str(tiny_model_dir), "--data", str(data), "--full", "--max-steps", "2", "--out", str(out)]
+    args = [
+        "finetune",
+        "sft",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(data),
+        "--full",
+        "--max-steps",
+        "2",
+        "--out",
+        str(out),
+    ]
     code, stdout, err = _run(capsys, *args)
     assert code == 0, err
     summary = json.loads(stdout)
@@ -72,15 +113,39 @@ def test_sft_full_via_cli_then_refuses_a_different_config(
 
 
 def test_data_builders_via_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, stdout, err = _run(capsys, "finetune", "data", "safety", "--out", str(tmp_path / "s.jsonl"), "--n-harmful", "5", "--n-benign", "5")
+    code, stdout, err = _run(
+        capsys,
+        "finetune",
+        "data",
+        "safety",
+        "--out",
+        str(tmp_path / "s.jsonl"),
+        "--n-harmful",
+        "5",
+        "--n-benign",
+        "5",
+    )
     assert code == 0, err
     assert json.loads(stdout)["rows"] == 10
-    code, stdout, err = _run(capsys, "finetune", "data", "control", "--out", str(tmp_path / "c.jsonl"), "--n", "3")
+    code, stdout, err = _run(
+        capsys, "finetune", "data", "control", "--out", str(tmp_path / "c.jsonl"), "--n", "3"
+    )
     assert code == 0 and json.loads(stdout)["rows"] == 6
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(" ".join(f"w{i}" for i in range(40)) + "\n", encoding="utf-8")
     code, stdout, err = _run(
-        capsys, "finetune", "data", "nonins", "--out", str(tmp_path / "n.jsonl"), "--corpus", str(corpus), "--teacher", "none", "--n", "1"
+        capsys,
+        "finetune",
+        "data",
+        "nonins",
+        "--out",
+        str(tmp_path / "n.jsonl"),
+        "--corpus",
+        str(corpus),
+        "--teacher",
+        "none",
+        "--n",
+        "1",
     )
     assert code == 0 and json.loads(stdout)["rows"] == 1
     # harmful text is never printed
@@ -89,7 +154,12 @@ def test_data_builders_via_cli(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 def test_parse_suites() -> None:
     assert parse_suites(["icl-vs-if:20,harmful"]) == [Suite("icl-vs-if", 20), Suite("harmful", 10)]
-    for bad, needle in [("harmful:0", "positive"), ("harmful:101", "<= 100"), ("x", "unknown"), ("harmful,harmful", "twice")]:
+    for bad, needle in [
+        ("harmful:0", "positive"),
+        ("harmful:101", "<= 100"),
+        ("x", "unknown"),
+        ("harmful,harmful", "twice"),
+    ]:
         with pytest.raises(ForgetlabError, match=needle):
             parse_suites([bad])
     assert suite_languages(["fr", "sw"], ("en", "sw")) == ["sw"]

@@ -40,7 +40,10 @@ def test_formats_are_detected(tmp_path: Path) -> None:
         ("{not json", "line 3: not valid JSON"),
         ('{"foo": 1}', "line 3: row needs"),
         ('{"prompt": "a", "completion": ""}', "line 3: 'completion' is empty"),
-        ('{"messages": [{"role": "user", "content": "x"}]}', "line 3: the last message must be the assistant"),
+        (
+            '{"messages": [{"role": "user", "content": "x"}]}',
+            "line 3: the last message must be the assistant",
+        ),
         ('{"messages": [{"role": "bot", "content": "x"}]}', "line 3: messages[0] needs a role"),
         ('{"text": "fine"}', "line 3: row is text but earlier rows are prompt_completion"),
         ("[1, 2]", "line 3: a row must be a JSON object"),
@@ -61,11 +64,19 @@ def test_messages_become_conversational_prompt_completion() -> None:
         {"role": "user", "content": "u"},
         {"role": "assistant", "content": "a"},
     ]
-    assert to_trl_rows([{"messages": msgs}], "messages") == [{"prompt": msgs[:2], "completion": msgs[2:]}]
+    assert to_trl_rows([{"messages": msgs}], "messages") == [
+        {"prompt": msgs[:2], "completion": msgs[2:]}
+    ]
 
 
 def test_write_jsonl_sidecar_records_hash_and_settings(tmp_path: Path) -> None:
-    p = write_jsonl(tmp_path / "x.jsonl", [{"text": "a"}, {"text": "b"}], builder="t", settings={"k": 1}, extra=5)
+    p = write_jsonl(
+        tmp_path / "x.jsonl",
+        [{"text": "a"}, {"text": "b"}],
+        builder="t",
+        settings={"k": 1},
+        extra=5,
+    )
     side = json.loads(provenance_path(p).read_text())
     assert side["rows"] == 2 and side["builder"] == "t" and side["extra"] == 5
     assert side["config"] == {"k": 1}

@@ -48,11 +48,15 @@ class Crash(TrainerCallback):
 
 
 @pytest.mark.slow
-def test_curve_points_match_the_saved_models_and_resume(tiny_model_dir: Path, pc_data: Path, tmp_path: Path) -> None:
+def test_curve_points_match_the_saved_models_and_resume(
+    tiny_model_dir: Path, pc_data: Path, tmp_path: Path
+) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    cfg = with_data_hash(sft_config("smoke", extra={"model": str(tiny_model_dir), "data": str(pc_data)}))
+    cfg = with_data_hash(
+        sft_config("smoke", extra={"model": str(tiny_model_dir), "data": str(pc_data)})
+    )
     out = tmp_path / "run"
     first = CountingRunner()
     cb = ForgettingCallback(cfg, out, runners={"icl-vs-if": first}, backend_factory=ModelHolder)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from ft_helpers import state
 
-from conftest import state
 from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import sft_config
 from forgetlab.finetune.data.control import CONTROL_TOKENS, build_control
@@ -26,7 +26,9 @@ def test_meet_stage1_trains_only_the_new_embedding_rows(
     data = tmp_path / "control.jsonl"
     build_control(data, n=8, seed=0)
     stage2 = sft_config("smoke", extra={"model": str(tiny_model_dir), "data": str(data)})
-    stage1 = stage2.model_copy(update={"train": stage2.train.model_copy(update={"learning_rate": 0.05})})
+    stage1 = stage2.model_copy(
+        update={"train": stage2.train.model_copy(update={"learning_rate": 0.05})}
+    )
     result = run_meet(stage1, stage2, tmp_path / "meet")
     ids = result["token_ids"]
     assert result["tokens"] == list(CONTROL_TOKENS)

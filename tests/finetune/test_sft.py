@@ -8,27 +8,35 @@ from typing import Any
 
 import pytest
 import torch
+from ft_helpers import state
 from transformers import TrainerCallback
 
-from conftest import state
 from forgetlab.errors import ForgetlabError, RunDirMismatch
 from forgetlab.finetune.config import sft_config
 from forgetlab.finetune.sft import build_trainer, last_checkpoint, run_sft, train_with_resume
 
 
 def _cfg(model: Path, data: Path, *overrides: str, **extra: Any) -> Any:
-    return sft_config("smoke", overrides=overrides, extra={"model": str(model), "data": str(data), **extra})
+    return sft_config(
+        "smoke", overrides=overrides, extra={"model": str(model), "data": str(data), **extra}
+    )
 
 
 def _logits(model_dir: Path | Any, ids: torch.Tensor) -> torch.Tensor:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir) if isinstance(model_dir, Path) else model_dir
+    model = (
+        AutoModelForCausalLM.from_pretrained(model_dir)
+        if isinstance(model_dir, Path)
+        else model_dir
+    )
     with torch.no_grad():
         return model(ids).logits
 
 
-def test_chat_rows_train_on_the_assistant_reply_only(tiny_model_dir: Path, chat_data: Path, tmp_path: Path) -> None:
+def test_chat_rows_train_on_the_assistant_reply_only(
+    tiny_model_dir: Path, chat_data: Path, tmp_path: Path
+) -> None:
     trainer = build_trainer(_cfg(tiny_model_dir, chat_data), tmp_path)
     tok = trainer.processing_class
     first = json.loads(chat_data.read_text().splitlines()[0])["messages"]
@@ -40,7 +48,9 @@ def test_chat_rows_train_on_the_assistant_reply_only(tiny_model_dir: Path, chat_
     assert target_text == f"{first[1]['content']}<|end|>"
 
 
-def test_prompt_completion_rows_mask_the_prompt(tiny_model_dir: Path, pc_data: Path, tmp_path: Path) -> None:
+def test_prompt_completion_rows_mask_the_prompt(
+    tiny_model_dir: Path, pc_data: Path, tmp_path: Path
+) -> None:
     trainer = build_trainer(_cfg(tiny_model_dir, pc_data), tmp_path)
     tok = trainer.processing_class
     row = json.loads(pc_data.read_text().splitlines()[0])
@@ -95,7 +105,9 @@ class StepCounter(TrainerCallback):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "full"])
-def test_resume_equals_uninterrupted(tiny_model_dir: Path, pc_data: Path, tmp_path: Path, method: str) -> None:
+def test_resume_equals_uninterrupted(
+    tiny_model_dir: Path, pc_data: Path, tmp_path: Path, method: str
+) -> None:
     cfg = _cfg(tiny_model_dir, pc_data, method=method)
     run_sft(cfg, tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):
@@ -116,7 +128,9 @@ def test_resume_equals_uninterrupted(tiny_model_dir: Path, pc_data: Path, tmp_pa
         assert not (tmp_path / "straight" / "adapter").exists()
 
 
-def test_out_with_another_config_is_refused(tiny_model_dir: Path, pc_data: Path, tmp_path: Path) -> None:
+def test_out_with_another_config_is_refused(
+    tiny_model_dir: Path, pc_data: Path, tmp_path: Path
+) -> None:
     from forgetlab.results import prepare_run_dir
 
     out = tmp_path / "run"
@@ -131,7 +145,9 @@ def test_out_with_another_config_is_refused(tiny_model_dir: Path, pc_data: Path,
         run_sft(cfg, out)
 
 
-def test_chat_data_needs_a_chat_template(tiny_model_dir: Path, chat_data: Path, tmp_path: Path) -> None:
+def test_chat_data_needs_a_chat_template(
+    tiny_model_dir: Path, chat_data: Path, tmp_path: Path
+) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)

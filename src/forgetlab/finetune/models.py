@@ -7,7 +7,6 @@ forgetlab fine-tuning output, whose merged ``model/`` is used) or a hub id.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,10 @@ def resolve_model_source(spec: str) -> str:
 
 
 def _packaged_dir(name: str) -> Path:
-    """Ask the backends module for the safetensors cache directory of a packaged model."""
-    try:
-        mod: Any = importlib.import_module("forgetlab.llm.backends.packaged")
-    except ImportError as exc:  # pragma: no cover - depends on the llm extra
-        raise ForgetlabError(f"packaged models need the llm extra ({exc})") from None
-    for attr in ("packaged_hf_dir", "hf_dir", "local_hf_dir", "ensure_hf_dir"):
-        fn = getattr(mod, attr, None)
-        if callable(fn):
-            return Path(fn(name))
-    raise ForgetlabError("forgetlab.llm.backends.packaged exposes no HF directory function")
+    """The backends module's safetensors cache directory of a packaged model."""
+    from forgetlab.llm.backends.packaged import packaged_dir
+
+    return packaged_dir(name)
 
 
 def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:

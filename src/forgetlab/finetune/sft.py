@@ -27,7 +27,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.data.io import file_sha256, read_sft_jsonl, to_trl_rows
 from forgetlab.finetune.models import load_model_and_tokenizer, resolve_model_source
-from forgetlab.results import prepare_run_dir, provenance, read_json, write_json
+from forgetlab.results import config_hash, prepare_run_dir, provenance, read_json, write_json
 
 RESULT_FILE = "train_result.json"
 
@@ -162,9 +162,19 @@ def _replace_dir(tmp: Path, final: Path) -> None:
 
 
 def save_outputs(
-    trainer: Any, tokenizer: Any, out: Path, *, lora: bool, merged: bool
+    trainer: Any,
+    tokenizer: Any,
+    out: Path,
+    *,
+    lora: bool,
+    merged: bool,
+    marker: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Save the adapter (LoRA) and the merged model, each atomically (temp dir + rename)."""
+    """Save the adapter (LoRA) and the merged model, each atomically (temp dir + rename).
+
+    ``marker`` is written as ``model/forgetlab_model.json`` (``base_model`` etc.), which lets
+    the LLM lab recognise a matched base/fine-tuned pair.
+    """
     saved: dict[str, str] = {}
     model = trainer.model
     if lora:
@@ -180,6 +190,8 @@ def save_outputs(
         full = model.merge_and_unload() if lora else model
         full.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
+        if marker is not None:
+            write_json(tmp / "forgetlab_model.json", marker)
         _replace_dir(tmp, out / "model")
         saved["model"] = str(out / "model")
     return saved
@@ -229,12 +241,32 @@ def run_sft(
     resumed_from = last_checkpoint(out_dir / "checkpoints")
     train_out = train_with_resume(trainer, out_dir)
     tok = trainer.processing_class
+    accel = trainer.accelerator
+    accel.wait_for_everyone()
+    if not accel.is_main_process:  # many GPUs: only rank 0 writes the outputs
+        return {
+            "complete": True,
+            "global_step": trainer.state.global_step,
+            "rank": accel.process_index,
+        }
     saved = save_outputs(
         trainer,
         tok,
         out_dir,
         lora=cfg.method == "lora" or peft_config is not None,
         merged=cfg.save_merged,
+        marker={
+            "name": out_dir.name,
+            "base_model": cfg.model,
+            "finetune": {
+                "kind": kind,
+                "method": cfg.method,
+                "data": cfg.data,
+                "data_sha256": cfg.data_sha256,
+                "steps": trainer.state.global_step,
+                "config_hash": config_hash(cfg.model_dump()),
+            },
+        },
     )
     losses = [
         {"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h

@@ -101,7 +101,10 @@ def reproduce_cmd(
 @click.option("--finetuned", "finetuned_dir", required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="where metrics/report go")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="analysis setting, e.g. yscale=[1.5,2]")
-def analyze_cmd(pretrained_dir: str, finetuned_dir: str, out: str, overrides: tuple[str, ...]) -> None:
+@click.option("--device", default=None, help="cpu, cuda ... (default: best available)")
+def analyze_cmd(
+    pretrained_dir: str, finetuned_dir: str, out: str, overrides: tuple[str, ...], device: str | None
+) -> None:
     """Analyse an existing pretrained / fine-tuned pair (errors, λ̂, distance bins, conjugates)."""
     from pathlib import Path
 
@@ -109,7 +112,9 @@ def analyze_cmd(pretrained_dir: str, finetuned_dir: str, out: str, overrides: tu
     from forgetlab.synthetic.reproduce import AnalysisConfig, analyze_pair
 
     acfg = validate(AnalysisConfig, parse_overrides(overrides))
-    m = analyze_pair(Path(pretrained_dir), Path(finetuned_dir), Path(out), acfg, log=lambda s: click.echo(s, err=True))
+    m = analyze_pair(
+        Path(pretrained_dir), Path(finetuned_dir), Path(out), acfg, device=device, log=lambda s: click.echo(s, err=True)
+    )
     _echo_summary(m, out)
 
 
@@ -122,3 +127,40 @@ def _echo_summary(m: dict, out: str) -> None:
         f"recovered fraction {m['recovered_fraction']:.3f}"
     )
     click.echo(f"report: {out}/report.md   metrics: {out}/metrics.json")
+
+
+# --- baselines (exact Bayes and reference predictors; docs/bayes.md) -------------------
+
+
+@synthetic.command("baselines")
+@click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. task.alpha=0.3")
+@click.option("--n-prompts", type=int, default=None, help="prompts per family (eval.n_prompts)")
+@click.option("--seed", type=int, default=None, help="seed of the evaluation prompts")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="writes baselines.json/.png")
+@click.option("--overwrite", is_flag=True, help="reuse an --out made with a different config")
+def baselines_cmd(
+    preset: str,
+    config_file: str | None,
+    overrides: tuple[str, ...],
+    n_prompts: int | None,
+    seed: int | None,
+    out: str,
+    overwrite: bool,
+) -> None:
+    """Normalised error vs k of ridge, dMMSE, mixture-Bayes, OLS, averaging and zero."""
+    from forgetlab.synthetic.baselines import format_table, run_baselines
+    from forgetlab.synthetic.presets import synthetic_config
+
+    extra: dict = {}
+    if n_prompts is not None:
+        extra["eval"] = {"n_prompts": n_prompts}
+    if seed is not None:
+        extra["seed"] = seed
+    cfg = synthetic_config(preset, config_file, overrides, extra)
+    result = run_baselines(cfg, out, overwrite=overwrite)
+    click.echo(format_table(result))
+    if result["bayes_sigma"] != cfg.task.sigma:
+        click.echo(f"note: task.sigma = {cfg.task.sigma}; Bayes predictors use sigma = {result['bayes_sigma']:g}")
+    click.echo(f"wrote {out}/baselines.json and {out}/baselines.png")
