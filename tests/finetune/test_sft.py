@@ -79,6 +79,21 @@ def test_lora_run_saves_adapter_and_an_equivalent_merged_model(
     merged = _logits(out / "model", ids)
     torch.testing.assert_close(merged, _logits(with_adapter, ids), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(merged, _logits(tiny_model_dir, ids), atol=1e-6)  # it did train
+    # the merged model is what the LLM lab loads: same greedy output as base + adapter
+    from forgetlab.finetune.models import resolve_model_source
+    from forgetlab.llm.backends import GenerationConfig, load_backend
+    from forgetlab.llm.backends.hf import HFBackend
+
+    assert resolve_model_source(str(out)) == str(out / "model")
+    loaded = load_backend(result["load_with"])
+    ref = HFBackend.from_model(with_adapter, loaded.tokenizer, name="ref")  # type: ignore[attr-defined]
+    gen = GenerationConfig(max_new_tokens=6)
+    prompts = ["What is 3 plus 4?", "Sort these words"]
+    assert loaded.complete(prompts, gen) == ref.complete(prompts, gen)
+    chat = [[{"role": "user", "content": "How many letters are in the word 'apple'?"}]]
+    assert loaded.chat(chat, gen) == ref.chat(chat, gen)
+    marker = json.loads((out / "model" / "forgetlab_model.json").read_text())
+    assert marker["base_model"] == str(tiny_model_dir) and marker["finetune"]["steps"] == 4
     # rerunning a finished run does nothing
     again = run_sft(_cfg(tiny_model_dir, chat_data), out)
     assert again["resumed"] == "already complete"

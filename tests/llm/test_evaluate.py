@@ -277,6 +277,32 @@ def test_pair_note() -> None:
     assert pair_note(a, b)["matched"] is False and "NOT a matched pair" in pair_note(a, b)["note"]
     assert pair_note(a, {"name": "a-sft", "extra": {"base_model": "a"}})["matched"] is True
     assert pair_note(a, {"name": "c", "extra": {}})["matched"] is None
+    assert (
+        pair_note(
+            a, {"name": "d", "extra": {"architecture": "Gemma3ForCausalLM", "vocab_size": 9}}
+        )["matched"]
+        is None
+    )
+
+
+def test_identity_records_model_config_for_the_pair_check() -> None:
+    from types import SimpleNamespace
+
+    from forgetlab.llm.evaluate import identity_dict
+
+    fake = FakeBackend(upper_query, name="hf-like")
+    fake.model = SimpleNamespace(  # type: ignore[attr-defined]
+        config=SimpleNamespace(
+            model_type="gemma3_text", architectures=["Gemma3ForCausalLM"], vocab_size=262144
+        )
+    )
+    ident = identity_dict(fake)
+    assert ident["name"] == "hf-like" and ident["batch_size"] == 1
+    assert ident["extra"] == {
+        "model_type": "gemma3_text",
+        "architecture": "Gemma3ForCausalLM",
+        "vocab_size": 262144,
+    }
 
 
 def test_input_validation(tmp_path: Path) -> None:
@@ -348,7 +374,9 @@ def test_cli_end_to_end(
     assert (
         "| English | 75.0 | 50.0 | +25.0 |" in text and "| Leetspeak | 75.0 | 75.0 | +0.0 |" in text
     )
-    assert fake_loader[0]["add_bos"] is False and fake_loader[0]["batch_size"] == 16
+    assert (
+        fake_loader[0]["add_bos"] is None and fake_loader[0]["batch_size"] == 16
+    )  # backend default
     assert (
         json.loads((out / "run_config.json").read_text())["config"]["models"]["base"]["spec"]
         == "fake:upper"

@@ -45,18 +45,47 @@ def test_device_resolution():
 
 
 def _cli(*args: str) -> list[str]:
-    return ["-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu", "--quiet", *args]
+    return [
+        "-m",
+        "forgetlab",
+        "synthetic",
+        "pretrain",
+        "--preset",
+        "smoke",
+        "--device",
+        "cpu",
+        "--quiet",
+        *args,
+    ]
 
 
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path):
     """torchrun with 2 CPU ranks (each half of the same global batch) trains like one process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    sets = ["--set", "train.steps=8", "--set", "train.checkpoint_every=3", "--set", "train.log_every=2"]
+    sets = [
+        "--set",
+        "train.steps=8",
+        "--set",
+        "train.checkpoint_every=3",
+        "--set",
+        "train.log_every=2",
+    ]
     single, multi = tmp_path / "single", tmp_path / "ddp"
-    subprocess.run([sys.executable, *_cli("--out", str(single), *sets)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, *_cli("--out", str(single), *sets)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    res = subprocess.run([*torchrun, *_cli("--out", str(multi), *sets)], env=env, capture_output=True, text=True, timeout=180)
+    res = subprocess.run(
+        [*torchrun, *_cli("--out", str(multi), *sets)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
 
     meta = json.loads((multi / "config.json").read_text())
@@ -67,5 +96,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     # near-zero gradients, so allow ~1/10 of one Adam step (lr 3e-3) of drift per weight.
     for k in a:
         assert torch.allclose(a[k], b[k], atol=3e-4, rtol=0), k
-    loss = [[json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()] for run in (single, multi)]
+    loss = [
+        [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+        for run in (single, multi)
+    ]
     assert loss[0] == pytest.approx(loss[1], rel=1e-4)

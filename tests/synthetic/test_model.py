@@ -71,7 +71,7 @@ def test_too_long_prompt_is_refused():
 
 def _reference_block(block: Block, h: torch.Tensor) -> torch.Tensor:
     """Textbook pre-LN block: explicit per-head softmax attention with a causal mask."""
-    B, T, C = h.shape
+    _, T, C = h.shape
     H = block.n_head
     hd = C // H
     a = block.ln_1(h)
@@ -105,7 +105,9 @@ def test_block_matches_brute_force_attention():
 
 def test_parameter_count_closed_form():
     d, K, C, L, r = 5, 16, 64, 4, 4
-    model = build_model(TaskConfig(d=d, n_points=K), ModelConfig(n_layer=L, n_embd=C, n_head=2, mlp_ratio=r))
+    model = build_model(
+        TaskConfig(d=d, n_points=K), ModelConfig(n_layer=L, n_embd=C, n_head=2, mlp_ratio=r)
+    )
     per_block = (3 * C * C + 3 * C) + (C * C + C) + (r * C * C + r * C) + (r * C * C + C) + 4 * C
     expected = (d + 1) * C + C + 2 * K * C + L * per_block + 2 * C + C + 1
     assert count_parameters(model) == expected

@@ -91,7 +91,13 @@ def test_paper_and_raventos_presets_follow_their_papers():
     assert cur.stage(30_000, 20, 41) == (20, 41)
     assert cur.stage(10**6, 20, 41) == (20, 41)
     r = synthetic_config("raventos")
-    assert (r.task.d, r.task.n_points, r.model.n_layer, r.model.n_embd, r.model.n_head) == (8, 16, 8, 128, 2)
+    assert (r.task.d, r.task.n_points, r.model.n_layer, r.model.n_embd, r.model.n_head) == (
+        8,
+        16,
+        8,
+        128,
+        2,
+    )
 
 
 def test_bad_override_is_one_line_error():
@@ -173,7 +179,9 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch):
     monkeypatch.undo()
     pretrain(cfg, tmp_path / "run", show_progress=False)
     assert_identical(weights(tmp_path / "run"), weights(ref))
-    steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == sorted(set(steps))  # rows logged after the checkpoint were not duplicated
 
 
@@ -211,9 +219,28 @@ def test_curriculum_shapes_reach_the_model(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_sigkilled_run_resumes_bit_identical(tmp_path):
     """Kill -9 a CLI run after its first checkpoint, rerun the command, compare with torch.equal."""
-    sets = ["--set", "train.steps=150", "--set", "train.checkpoint_every=10", "--set", "train.log_every=10"]
+    sets = [
+        "--set",
+        "train.steps=150",
+        "--set",
+        "train.checkpoint_every=10",
+        "--set",
+        "train.log_every=10",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu", "--quiet", *sets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "forgetlab",
+        "synthetic",
+        "pretrain",
+        "--preset",
+        "smoke",
+        "--device",
+        "cpu",
+        "--quiet",
+        *sets,
+    ]
     run = tmp_path / "killed"
     proc = subprocess.Popen([*cmd, "--out", str(run)], env=env, stderr=subprocess.PIPE)
     ckpt = run / "checkpoint.pt"
@@ -235,7 +262,9 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path):
 @pytest.mark.slow
 def test_training_fits_a_one_task_pool(tmp_path):
     """150 steps on a pool of one weight drive its error to ~0 (zero predictor: |w|^2/d)."""
-    cfg = smoke("task.alpha=1", "task.pool_size=1", "train.steps=150", "train.checkpoint_every=1000")
+    cfg = smoke(
+        "task.alpha=1", "task.pool_size=1", "train.steps=150", "train.checkpoint_every=1000"
+    )
     model, cfg = load_run(pretrain(cfg, tmp_path / "run", show_progress=False))
     b = TaskSampler(cfg.task, seed=99).batch(0, 512, stream="eval", family="discrete")
     err = ((predict(model, b.xs, b.ys) - b.targets) ** 2).mean(0) / cfg.task.d
@@ -267,7 +296,10 @@ def test_finetune_draws_discrete_batches_from_its_own_stream(pretrained, tmp_pat
     assert cfg.finetune.steps == 7 and cfg.finetune.alpha == 1.0
     meta = json.loads((out / "config.json").read_text())
     assert meta["kind"] == "finetune" and meta["parent"] == str(pretrained.resolve())
-    changed = [not torch.equal(a, b) for a, b in zip(weights(out).values(), weights(pretrained).values(), strict=True)]
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(weights(out).values(), weights(pretrained).values(), strict=True)
+    ]
     assert any(changed)
 
 
@@ -300,10 +332,42 @@ def test_finetune_input_errors(pretrained, tmp_path):
 def test_cli_pretrain_then_finetune(tmp_path, capsys):
     from forgetlab.cli import main
 
-    main(["synthetic", "pretrain", "--preset", "smoke", "--out", str(tmp_path / "pt"), "--steps", "8", "--seed", "2", "--quiet", "--set", "train.log_every=4"])
+    main(
+        [
+            "synthetic",
+            "pretrain",
+            "--preset",
+            "smoke",
+            "--out",
+            str(tmp_path / "pt"),
+            "--steps",
+            "8",
+            "--seed",
+            "2",
+            "--quiet",
+            "--set",
+            "train.log_every=4",
+        ]
+    )
     _, cfg = load_run(tmp_path / "pt")
     assert (cfg.train.steps, cfg.seed, cfg.train.log_every) == (8, 2, 4)
-    main(["synthetic", "finetune", "--from", str(tmp_path / "pt"), "--out", str(tmp_path / "ft"), "--alpha", "0.9", "--lr", "1e-4", "--steps", "3", "--quiet"])
+    main(
+        [
+            "synthetic",
+            "finetune",
+            "--from",
+            str(tmp_path / "pt"),
+            "--out",
+            str(tmp_path / "ft"),
+            "--alpha",
+            "0.9",
+            "--lr",
+            "1e-4",
+            "--steps",
+            "3",
+            "--quiet",
+        ]
+    )
     _, ft = load_run(tmp_path / "ft")
     assert (ft.finetune.alpha, ft.finetune.lr, ft.finetune.steps) == (0.9, 1e-4, 3)
 
@@ -312,7 +376,16 @@ def test_cli_missing_checkpoint_is_one_line_exit_2(tmp_path, capsys):
     from forgetlab.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["synthetic", "finetune", "--from", str(tmp_path / "nope"), "--out", str(tmp_path / "ft")])
+        main(
+            [
+                "synthetic",
+                "finetune",
+                "--from",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path / "ft"),
+            ]
+        )
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("forgetlab: error:") and "no finished pretraining run" in err

@@ -146,4 +146,4 @@ def backend_for(model: Any, tokenizer: Any, *, name: str, batch_size: int) -> An
     """Wrap the in-memory model being trained as a forgetlab backend (no copy)."""
     from forgetlab.llm.backends.hf import HFBackend
 
-    return HFBackend.from_model(model, tokenizer, name=name, add_bos=False, batch_size=batch_size)
+    return HFBackend.from_model(model, tokenizer, name=name, add_bos=None, batch_size=batch_size)

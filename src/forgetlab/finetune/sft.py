@@ -150,8 +150,8 @@ def train_with_resume(trainer: Any, out: Path) -> Any:
         raise ForgetlabError(
             f"out of memory at batch size {bs}; retry with train.batch_size={smaller} "
             f"train.grad_accum={ga * bs // smaller} (same effective batch), a shorter "
-            "train.max_length or train.gradient_checkpointing=true (checkpoints are kept: "
-            "the rerun resumes)"
+            "train.max_length or train.gradient_checkpointing=true (add --overwrite to continue "
+            "in the same --out from its last checkpoint)"
         ) from None
 
 

@@ -231,13 +231,22 @@ def label_agreement(run_dir: str, name_a: str, name_b: str, out_json: str | None
     help="Comma-separated registry transforms applied to the English prompts, NAME[@payload|@full] "
     "(e.g. rot13,leetspeak,apertium:eng-spa).",
 )
-@click.option("--limit", type=int, default=None, help="First N prompts per (task, language); default all 100.")
+@click.option(
+    "--limit", type=int, default=None, help="First N prompts per (task, language); default all 100."
+)
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--dtype", default=None, help="Model dtype (backend default if unset).")
 @click.option("--device", default=None, help="Device (backend default if unset).")
 @click.option("--max-new-tokens", type=int, default=10, show_default=True)
-@click.option("--bos/--no-bos", default=False, show_default=True, help="Prepend a BOS token (paper: no).")
-@click.option("--overwrite", is_flag=True, help="Replace a run directory holding a different configuration.")
+@click.option(
+    "--bos/--no-bos",
+    default=None,
+    help="Prepend a BOS token. Default: the backend's (no BOS as in the paper, except models "
+    "that need one, e.g. Gemma).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a run directory holding a different configuration."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 def icl_vs_if_cmd(
@@ -250,7 +259,7 @@ def icl_vs_if_cmd(
     dtype: str | None,
     device: str | None,
     max_new_tokens: int,
-    bos: bool,
+    bos: bool | None,
     overwrite: bool,
     quiet: bool,
     out: str,

@@ -315,17 +315,19 @@ def pair_note(base: Mapping[str, Any] | None, tuned: Mapping[str, Any] | None) -
     """Whether the two models are a matched (base, fine-tune of that base) pair.
 
     Matched when the tuned identity names the base as its ``base_model``; not matched when
-    architectures, vocabulary sizes or model families are known and differ; otherwise
-    unverified. A drop between unmatched models mixes forgetting with model differences.
+    both identities record an architecture, model type or BOS token and they differ
+    (vocabulary size is not used: fine-tunes often add tokens); otherwise unverified. A drop
+    between unmatched models mixes forgetting with every other difference between them.
     """
     if not base or not tuned:
         return {"matched": None, "note": "model identities unavailable; pair not verified"}
     bx, tx = base.get("extra") or {}, tuned.get("extra") or {}
     base_names = {base.get("name"), base.get("source")} - {None, ""}
-    if tx.get("base_model") and tx.get("base_model") in base_names:
-        return {"matched": True, "note": f"tuned model declares {tx['base_model']!r} as its base"}
-    for key in ("architecture", "model_type", "vocab_size"):
-        if bx.get(key) is not None and tx.get(key) is not None and bx[key] != tx[key]:
+    declared = tx.get("base_model") or tx.get("base_model_name_or_path")
+    if declared and declared in base_names:
+        return {"matched": True, "note": f"tuned model declares {declared!r} as its base"}
+    for key in ("architecture", "model_type", "bos_token"):
+        if key in bx and key in tx and bx[key] != tx[key]:
             return {
                 "matched": False,
                 "note": (
@@ -453,7 +455,7 @@ def evaluate_icl_vs_if(
             spec = backends[role]
             backend = spec.load() if isinstance(spec, LazyBackend) else spec
             try:
-                run.identities[role] = backend.identity.as_dict()
+                run.identities[role] = identity_dict(backend)
                 write_json(models_path, run.identities)
                 memo = _InverseMemo(backend, used, cond_of)
                 generate_cached(
@@ -487,6 +489,23 @@ def evaluate_icl_vs_if(
         _write_results(run, report=False, error="interrupted")
         raise
     return _write_results(run, report=report)
+
+
+def identity_dict(backend: Backend) -> dict[str, Any]:
+    """``backend.identity`` plus, for Hugging Face models, the config facts the matched-pair
+    check needs (model type, architectures, vocabulary size)."""
+    ident = backend.identity.as_dict()
+    cfg = getattr(getattr(backend, "model", None), "config", None)
+    if cfg is not None:
+        extra = ident.setdefault("extra", {})
+        for key, value in (
+            ("model_type", getattr(cfg, "model_type", None)),
+            ("architecture", ",".join(getattr(cfg, "architectures", None) or []) or None),
+            ("vocab_size", getattr(cfg, "vocab_size", None)),
+        ):
+            if value is not None and not isinstance(value, bool):
+                extra.setdefault(key, value if isinstance(value, int) else str(value))
+    return ident
 
 
 def _unclaim(out_dir: Path) -> None:
@@ -618,7 +637,7 @@ def run_cli(
     dtype: str | None,
     device: str | None,
     max_new_tokens: int,
-    add_bos: bool,
+    add_bos: bool | None,
     overwrite: bool,
     quiet: bool,
     out: str,

@@ -76,7 +76,7 @@ class InContextRegressor(nn.Module):
 
     def forward(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         K = xs.shape[1]
-        if K > self.max_points:
+        if self.max_points < K:
             raise ValueError(f"prompt has {K} examples; the model was built for {self.max_points}")
         h = self.read_in(pack_tokens(xs, ys)) + self.pos[: 2 * K]
         for block in self.blocks:

@@ -33,11 +33,13 @@ Schedule = Literal["cosine", "constant", "linear"]
 class ModelConfig(StrictModel):
     """Shape of the GPT-2-style pre-LN decoder over vector tokens."""
 
-    n_layer: int = Field(4, ge=1, description="transformer blocks")
-    n_embd: int = Field(64, ge=1, description="residual width")
-    n_head: int = Field(2, ge=1, description="attention heads (must divide n_embd)")
-    mlp_ratio: int = Field(4, ge=1, description="MLP hidden width = mlp_ratio * n_embd")
-    init_std: float = Field(0.02, gt=0.0, description="std of the normal weight init (GPT-2)")
+    n_layer: int = Field(default=4, ge=1, description="transformer blocks")
+    n_embd: int = Field(default=64, ge=1, description="residual width")
+    n_head: int = Field(default=2, ge=1, description="attention heads (must divide n_embd)")
+    mlp_ratio: int = Field(default=4, ge=1, description="MLP hidden width = mlp_ratio * n_embd")
+    init_std: float = Field(
+        default=0.02, gt=0.0, description="std of the normal weight init (GPT-2)"
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelConfig:
@@ -53,11 +55,11 @@ class CurriculumConfig(StrictModel):
     """
 
     enabled: bool = False
-    d_start: int = Field(5, ge=1)
-    d_inc: int = Field(1, ge=0)
-    n_start: int = Field(11, ge=1)
-    n_inc: int = Field(2, ge=0)
-    every: int = Field(2000, ge=1)
+    d_start: int = Field(default=5, ge=1)
+    d_inc: int = Field(default=1, ge=0)
+    n_start: int = Field(default=11, ge=1)
+    n_inc: int = Field(default=2, ge=0)
+    every: int = Field(default=2000, ge=1)
 
     def stage(self, step: int, d: int, n_points: int) -> tuple[int, int]:
         """``(d_active, n_points)`` at ``step`` (the full task when disabled)."""
@@ -70,17 +72,19 @@ class CurriculumConfig(StrictModel):
 class TrainConfig(StrictModel):
     """Pretraining recipe (Adam, linear warm-up then ``schedule``)."""
 
-    steps: int = Field(8000, ge=1)
-    batch_size: int = Field(64, ge=1, description="global batch (split across DDP ranks)")
-    lr: float = Field(3e-3, gt=0.0)
-    warmup_steps: int = Field(200, ge=0)
+    steps: int = Field(default=8000, ge=1)
+    batch_size: int = Field(default=64, ge=1, description="global batch (split across DDP ranks)")
+    lr: float = Field(default=3e-3, gt=0.0)
+    warmup_steps: int = Field(default=200, ge=0)
     schedule: Schedule = "cosine"
-    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0, description="final lr / peak lr")
-    weight_decay: float = Field(0.0, ge=0.0, description="AdamW decoupled decay (0 = Adam)")
-    grad_clip: float | None = Field(1.0, gt=0.0, description="max global grad norm, or null")
-    checkpoint_every: int = Field(500, ge=1, description="steps between atomic checkpoints")
-    log_every: int = Field(50, ge=1, description="steps between metrics.jsonl rows")
-    curriculum: CurriculumConfig = CurriculumConfig()
+    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0, description="final lr / peak lr")
+    weight_decay: float = Field(default=0.0, ge=0.0, description="AdamW decoupled decay (0 = Adam)")
+    grad_clip: float | None = Field(
+        default=1.0, gt=0.0, description="max global grad norm, or null"
+    )
+    checkpoint_every: int = Field(default=500, ge=1, description="steps between atomic checkpoints")
+    log_every: int = Field(default=50, ge=1, description="steps between metrics.jsonl rows")
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
 
 
 class FinetuneConfig(StrictModel):
@@ -89,36 +93,38 @@ class FinetuneConfig(StrictModel):
     Batches come from their own stream so they never reuse pretraining batches.
     """
 
-    alpha: float = Field(1.0, ge=0.0, le=1.0, description="discrete share while fine-tuning")
-    steps: int = Field(1000, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(3e-4, gt=0.0)
-    warmup_steps: int = Field(0, ge=0)
+    alpha: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="discrete share while fine-tuning"
+    )
+    steps: int = Field(default=1000, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=3e-4, gt=0.0)
+    warmup_steps: int = Field(default=0, ge=0)
     schedule: Schedule = "constant"
-    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    grad_clip: float | None = Field(1.0, gt=0.0)
-    checkpoint_every: int = Field(250, ge=1)
-    log_every: int = Field(25, ge=1)
-    stream: str = Field("finetune", min_length=1, description="sampler stream name")
+    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    grad_clip: float | None = Field(default=1.0, gt=0.0)
+    checkpoint_every: int = Field(default=250, ge=1)
+    log_every: int = Field(default=25, ge=1)
+    stream: str = Field(default="finetune", min_length=1, description="sampler stream name")
 
 
 class EvalConfig(StrictModel):
     """Evaluation sizes used by the analysis commands."""
 
-    n_prompts: int = Field(2048, ge=1, description="prompts per family")
-    batch_size: int = Field(1024, ge=1)
+    n_prompts: int = Field(default=2048, ge=1, description="prompts per family")
+    batch_size: int = Field(default=1024, ge=1)
 
 
 class SyntheticConfig(StrictModel):
     """Everything that defines a synthetic-lab run."""
 
-    seed: int = Field(0, description="model init and training-batch seed")
-    task: TaskConfig = TaskConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    finetune: FinetuneConfig = FinetuneConfig()
-    eval: EvalConfig = EvalConfig()
+    seed: int = Field(default=0, description="model init and training-batch seed")
+    task: TaskConfig = Field(default_factory=lambda: TaskConfig.model_validate({}))
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
 
 DEFAULT_PRESET = "cpu"
@@ -136,7 +142,13 @@ PRESETS: dict[str, dict[str, Any]] = {
             "checkpoint_every": 10,
             "log_every": 5,
         },
-        "finetune": {"steps": 20, "batch_size": 16, "lr": 1e-3, "checkpoint_every": 10, "log_every": 5},
+        "finetune": {
+            "steps": 20,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "checkpoint_every": 10,
+            "log_every": 5,
+        },
         "eval": {"n_prompts": 256, "batch_size": 256},
     },
     "cpu": {
@@ -168,7 +180,14 @@ PRESETS: dict[str, dict[str, Any]] = {
             "checkpoint_every": 5000,
             "log_every": 500,
         },
-        "finetune": {"alpha": 1.0, "steps": 5000, "batch_size": 256, "lr": 1e-4, "checkpoint_every": 1000, "log_every": 100},
+        "finetune": {
+            "alpha": 1.0,
+            "steps": 5000,
+            "batch_size": 256,
+            "lr": 1e-4,
+            "checkpoint_every": 1000,
+            "log_every": 100,
+        },
         "eval": {"n_prompts": 4096, "batch_size": 2048},
     },
     "paper": {
@@ -184,9 +203,23 @@ PRESETS: dict[str, dict[str, Any]] = {
             "grad_clip": None,
             "checkpoint_every": 5000,
             "log_every": 500,
-            "curriculum": {"enabled": True, "d_start": 5, "d_inc": 1, "n_start": 11, "n_inc": 2, "every": 2000},
+            "curriculum": {
+                "enabled": True,
+                "d_start": 5,
+                "d_inc": 1,
+                "n_start": 11,
+                "n_inc": 2,
+                "every": 2000,
+            },
         },
-        "finetune": {"alpha": 1.0, "steps": 5000, "batch_size": 64, "lr": 1e-5, "checkpoint_every": 1000, "log_every": 100},
+        "finetune": {
+            "alpha": 1.0,
+            "steps": 5000,
+            "batch_size": 64,
+            "lr": 1e-5,
+            "checkpoint_every": 1000,
+            "log_every": 100,
+        },
         "eval": {"n_prompts": 4096, "batch_size": 1024},
     },
 }

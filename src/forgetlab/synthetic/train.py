@@ -118,7 +118,7 @@ def _finetune_phase(cfg: SyntheticConfig) -> Phase:
     return Phase(
         "finetune", f.stream, f.alpha, f.steps, f.batch_size, f.lr, f.warmup_steps, f.schedule,
         f.min_lr_ratio, f.weight_decay, f.grad_clip, f.checkpoint_every, f.log_every,
-        CurriculumConfig(),
+        CurriculumConfig(enabled=False),
     )  # fmt: skip
 
 
@@ -153,7 +153,9 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
+def _save_checkpoint(
+    out: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float
+) -> None:
     state = {
         "step": step,
         "elapsed_s": elapsed,
@@ -181,7 +183,9 @@ def _load_checkpoint(out: Path) -> dict[str, Any] | None:
     try:
         ckpt: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a checkpoint is replaced atomically, so this is real damage
-        raise ForgetlabError(f"cannot read checkpoint {path}: {exc}; delete it to restart") from None
+        raise ForgetlabError(
+            f"cannot read checkpoint {path}: {exc}; delete it to restart"
+        ) from None
     return ckpt
 
 
@@ -385,7 +389,11 @@ def pretrain(
     try:
         identity = {"kind": "pretrain", "config": cfg.model_dump(mode="json")}
         if _claim(out, identity, info):
-            _say(f"pretraining in {out} is already complete ({cfg.train.steps} steps); nothing to do", show_progress, info)
+            _say(
+                f"pretraining in {out} is already complete ({cfg.train.steps} steps); nothing to do",
+                show_progress,
+                info,
+            )
             return out
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
@@ -393,7 +401,11 @@ def pretrain(
         summary = _train(model, cfg, _pretrain_phase(cfg), out, info, dev, show_progress)
         if info.is_main:
             _finish(out, model, cfg, "pretrain", summary, dev, info, {})
-        _say(f"pretraining done: {out / WEIGHTS} (final loss {summary['final_loss']:.4f})", show_progress, info)
+        _say(
+            f"pretraining done: {out / WEIGHTS} (final loss {summary['final_loss']:.4f})",
+            show_progress,
+            info,
+        )
         return out
     finally:
         ddp.teardown(info)
@@ -444,9 +456,13 @@ def finetune(
     """
     src, out = Path(from_dir), Path(out)
     if not is_complete(src):
-        raise ForgetlabError(f"--from {src}: no finished pretraining run there (missing {WEIGHTS} or {CONFIG})")
+        raise ForgetlabError(
+            f"--from {src}: no finished pretraining run there (missing {WEIGHTS} or {CONFIG})"
+        )
     if src.resolve() == out.resolve():
-        raise ForgetlabError("--out must differ from --from (fine-tuning never overwrites its parent)")
+        raise ForgetlabError(
+            "--out must differ from --from (fine-tuning never overwrites its parent)"
+        )
     parent_cfg = validate(SyntheticConfig, read_json(src / CONFIG)["config"])
     cfg = finetune_config(
         parent_cfg, alpha=alpha, lr=lr, steps=steps, batch_size=batch_size, overrides=overrides
@@ -454,17 +470,33 @@ def finetune(
     parent_sha = _file_sha256(src / WEIGHTS)
     info, dev = ddp.setup(device)
     try:
-        identity = {"kind": "finetune", "config": cfg.model_dump(mode="json"), "parent_sha256": parent_sha}
+        identity = {
+            "kind": "finetune",
+            "config": cfg.model_dump(mode="json"),
+            "parent_sha256": parent_sha,
+        }
         if _claim(out, identity, info):
-            _say(f"fine-tuning in {out} is already complete ({cfg.finetune.steps} steps); nothing to do", show_progress, info)
+            _say(
+                f"fine-tuning in {out} is already complete ({cfg.finetune.steps} steps); nothing to do",
+                show_progress,
+                info,
+            )
             return out
         model = build_model(cfg.task, cfg.model)
         model.load_state_dict(load_file(str(src / WEIGHTS)))
         summary = _train(model, cfg, _finetune_phase(cfg), out, info, dev, show_progress)
         if info.is_main:
-            extra = {"parent": str(src.resolve()), "parent_sha256": parent_sha, "parent_config_hash": config_hash(parent_cfg.model_dump(mode="json"))}
+            extra = {
+                "parent": str(src.resolve()),
+                "parent_sha256": parent_sha,
+                "parent_config_hash": config_hash(parent_cfg.model_dump(mode="json")),
+            }
             _finish(out, model, cfg, "finetune", summary, dev, info, extra)
-        _say(f"fine-tuning done: {out / WEIGHTS} (final loss {summary['final_loss']:.4f})", show_progress, info)
+        _say(
+            f"fine-tuning done: {out / WEIGHTS} (final loss {summary['final_loss']:.4f})",
+            show_progress,
+            info,
+        )
         return out
     finally:
         ddp.teardown(info)

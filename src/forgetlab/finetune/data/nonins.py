@@ -144,6 +144,7 @@ def build_nonins(
         )
     else:
         rows = [{**it, "response": it["original_rest"]} for it in items]
+    identity = teacher_backend.identity.as_dict() if teacher_backend is not None else None
     kept = [r for r in rows if r["response"]]
     data = [
         {
@@ -174,6 +175,7 @@ def build_nonins(
         settings=settings,
         dropped_empty=len(rows) - len(kept),
         sources=sorted({r["source"] for r in kept}),
+        teacher_identity=identity,
     )
     return {
         "out": str(out_path),
