@@ -35,7 +35,7 @@ from forgetlab.synthetic.tasks import TaskConfig, TaskSampler
 
 
 def prompts(batch: int, d: int, k: int, n: int, sigma: float) -> tuple[torch.Tensor, ...]:
-    cfg = TaskConfig(d=d, n_points=k, pool_size=n, alpha=0.5, sigma=sigma, tau=1.0)
+    cfg = TaskConfig.model_validate({"d": d, "n_points": k, "pool_size": n, "sigma": sigma})
     s = TaskSampler(cfg, seed=0, dtype=torch.float64)
     b = s.batch(0, batch, stream="bench")
     return b.xs, b.ys, s.pool
@@ -129,19 +129,19 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=41, help="K")
     ap.add_argument("--dim", type=int, default=20, help="d")
     ap.add_argument("--pool", type=int, default=64, help="N")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--loop-repeats", type=int, default=3)
+    ap.add_argument("--threads", default="2,1", help="comma-separated torch thread counts")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--loop-repeats", type=int, default=2)
     ap.add_argument("--big-batch", type=int, default=65536, help="B for the peak-memory run")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    threads = [int(t) for t in str(a.threads).split(",")]
     if a.quick:
         a.batch, a.repeats, a.loop_repeats, a.big_batch = 256, 2, 1, 2048
     if a.child:
-        peak_rss_child(a.big_batch, a.dim, a.points, a.pool, a.threads)
+        peak_rss_child(a.big_batch, a.dim, a.points, a.pool, threads[0])
         return
-    torch.set_num_threads(a.threads)
     xs, ys, pool = prompts(a.batch, a.dim, a.points, a.pool, 1.0)
     args = (xs, ys, pool, 0.5, 1.0, 1.0)
 
@@ -154,36 +154,44 @@ def main() -> None:
     diff = max((p_vec - p_loop).abs().max().item(), (g_vec - g_loop).abs().max().item())
     diff_chol = max((p_vec - p_chol).abs().max().item(), (g_vec - g_chol).abs().max().item())
 
-    t_vec = timed(vectorised, a.repeats)
-    t_chol = timed(lambda: cholesky_mixture(*args), a.repeats)
-    t_loop = timed(lambda: loop_mixture(*args), a.loop_repeats)
+    print(f"# bench_bayes: B={a.batch} K={a.points} d={a.dim} N={a.pool}, float64")
+    print(
+        f"# {platform.machine()}, {os.cpu_count()} CPUs visible, torch {torch.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f} at start; min over repeats"
+    )
+    print(
+        f"{'threads':>7} {'method':<32} {'wall min (s)':>12} {'cpu min (s)':>12} {'wall vs loop':>12} {'cpu vs loop':>11}"
+    )
+    ratios: dict[int, float] = {}
+    for n in threads:
+        torch.set_num_threads(n)
+        t_loop = timed(lambda: loop_mixture(*args), a.loop_repeats)
+        t_chol = timed(lambda: cholesky_mixture(*args), a.repeats)
+        t_vec = timed(vectorised, a.repeats)
+        for name, (w, c) in [
+            ("per-prefix loop (reference)", t_loop),
+            ("cumsum + one batched Cholesky", t_chol),
+            ("bayes.mixture_predictions", t_vec),
+        ]:
+            print(
+                f"{n:>7} {name:<32} {w:>12.3f} {c:>12.3f} {t_loop[0] / w:>11.1f}x {t_loop[1] / c:>10.1f}x"
+            )
+        ratios[n] = t_loop[0] / t_vec[0]
+    print(f"max |difference| vs loop: {diff:.2e}; vs Cholesky form: {diff_chol:.2e}")
 
     child = subprocess.run(
         [sys.executable, __file__, "--child", "--big-batch", str(a.big_batch), "--dim", str(a.dim),
-         "--points", str(a.points), "--pool", str(a.pool), "--threads", str(a.threads)],
+         "--points", str(a.points), "--pool", str(a.pool), "--threads", str(threads[-1])],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     rss_before, rss_after, big_wall = (float(v) for v in child.stdout.split())
-
     print(
-        f"# bench_bayes: B={a.batch} K={a.points} d={a.dim} N={a.pool}, float64, {a.threads} threads"
+        f"peak RSS at B={a.big_batch} ({threads[-1]} thread(s)): {rss_after:.0f} MB "
+        f"(after building the inputs {rss_before:.0f} MB), call {big_wall:.2f} s wall"
     )
-    print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, torch {torch.__version__}"
-    )
-    print(f"{'method':<40} {'wall min (s)':>12} {'cpu min (s)':>12} {'vs loop':>8}")
-    for name, (w, c) in [
-        ("per-prefix loop (reference)", t_loop),
-        ("cumsum + one batched Cholesky", t_chol),
-        ("bayes.mixture_predictions", t_vec),
-    ]:
-        print(f"{name:<40} {w:>12.3f} {c:>12.3f} {t_loop[0] / w:>7.1f}x")
-    print(f"max |difference| vs loop: {diff:.2e}; vs Cholesky form: {diff_chol:.2e}")
-    print(
-        f"peak RSS at B={a.big_batch}: {rss_after:.0f} MB (inputs alone {rss_before:.0f} MB), "
-        f"call {big_wall:.2f} s"
-    )
-    print(f"ratio_vs_loop={t_loop[0] / t_vec[0]:.1f}")
+    for n in threads[1:]:
+        print(f"ratio_vs_loop_{n}_threads={ratios[n]:.1f}")
+    print(f"ratio_vs_loop={ratios[threads[0]]:.1f}")
 
 
 if __name__ == "__main__":

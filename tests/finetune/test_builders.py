@@ -126,8 +126,9 @@ def test_nonins_teacher_outputs_are_cached_and_resumed(tmp_path: Path) -> None:
     assert teacher.calls == 4
     rows, fmt = read_sft_jsonl(out)
     assert fmt == "messages"
-    for r in rows:
-        assert r["messages"][1]["content"] == r["messages"][0]["content"].upper()
+    for r in rows:  # the teacher saw the wrapped passage; the instruction is the bare half
+        first = r["messages"][0]["content"]
+        assert r["messages"][1]["content"] == f"CONTINUE THE FOLLOWING TEXT.\n\n{first.upper()}"
     build_nonins(
         out,
         corpus=corpus,
@@ -143,6 +144,16 @@ def test_nonins_teacher_outputs_are_cached_and_resumed(tmp_path: Path) -> None:
     with pytest.raises(ForgetlabError, match="another teacher"):
         build_nonins(
             out, corpus=corpus, n=4, teacher="other", teacher_backend=teacher, min_words=10
+        )
+    with pytest.raises(ForgetlabError, match="another teacher"):
+        build_nonins(
+            out,
+            corpus=corpus,
+            n=4,
+            teacher="echo",
+            teacher_backend=teacher,
+            min_words=10,
+            teacher_prompt="Go: {text}",
         )
 
 

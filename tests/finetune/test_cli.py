@@ -164,3 +164,21 @@ def test_parse_suites() -> None:
             parse_suites([bad])
     assert suite_languages(["fr", "sw"], ("en", "sw")) == ["sw"]
     assert suite_languages(["fr"], ("en", "sw")) == ["en"]
+
+
+def test_bad_input_claims_no_out_dir(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pc_data: Path
+) -> None:
+    out = tmp_path / "o"
+    code, _, _ = _run(
+        capsys,
+        "finetune",
+        "sft",
+        "--model",
+        str(tmp_path / "nope"),
+        "--data",
+        str(pc_data),
+        "--out",
+        str(out),
+    )
+    assert code == 2 and not out.exists()

@@ -437,3 +437,43 @@ def test_cli_errors_are_one_line(
     )
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "rerun the same command to resume" in err
+
+
+# --- the packaged offline models (skip when absent) ---------------------------------------------
+
+
+@pytest.mark.realmodel
+@pytest.mark.slow
+def test_packaged_pair_end_to_end(tmp_path: Path) -> None:
+    packaged = pytest.importorskip("forgetlab.llm.backends.packaged")
+    if not (
+        packaged.is_available("gemma-3-270m") and packaged.is_available("smollm2-135m-instruct")
+    ):
+        pytest.skip("packaged models not installed")
+    from forgetlab.llm.backends import load_backend
+
+    backends = {
+        role: LazyBackend(
+            key={"spec": spec}, load=lambda spec=spec: load_backend(spec, batch_size=4)
+        )
+        for role, spec in (
+            ("base", "packaged:gemma-3-270m"),
+            ("tuned", "packaged:smollm2-135m-instruct"),
+        )
+    }
+    res = evaluate_icl_vs_if(
+        backends, out=tmp_path / "r", languages=["en"], limit=1, show_progress=False
+    )
+    assert res["complete"] and res["samples_done"] == 8
+    assert (
+        res["pair"]["matched"] is False
+        and "NOT a matched pair" in (tmp_path / "r" / "report.md").read_text()
+    )
+    assert res["models"]["base"]["add_bos"] is True and res["models"]["tuned"]["add_bos"] is False
+    # SPEC §5: SmolLM2-Instruct answers the first English capslock-math question instead of " WHAT"
+    row = sample_rows(tmp_path / "r")["tuned|en/capslock-math/0"]
+    assert (
+        row["output"].startswith(" 19 + 4 = 23")
+        and row["if_hit"] is False
+        and row["icl_hit"] is False
+    )

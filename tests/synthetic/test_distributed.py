@@ -44,48 +44,20 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
-def _cli(*args: str) -> list[str]:
-    return [
-        "-m",
-        "forgetlab",
-        "synthetic",
-        "pretrain",
-        "--preset",
-        "smoke",
-        "--device",
-        "cpu",
-        "--quiet",
-        *args,
-    ]
-
-
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path):
     """torchrun with 2 CPU ranks (each half of the same global batch) trains like one process."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    sets = [
-        "--set",
-        "train.steps=8",
-        "--set",
-        "train.checkpoint_every=3",
-        "--set",
-        "train.log_every=2",
-    ]
+    from forgetlab.synthetic.presets import synthetic_config
+    from forgetlab.synthetic.train import pretrain
+
+    sets = ("train.steps=8", "train.checkpoint_every=3", "train.log_every=2")
     single, multi = tmp_path / "single", tmp_path / "ddp"
-    subprocess.run(
-        [sys.executable, *_cli("--out", str(single), *sets)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    res = subprocess.run(
-        [*torchrun, *_cli("--out", str(multi), *sets)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    pretrain(synthetic_config("smoke", overrides=sets), single, device="cpu", show_progress=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu"]
+    cmd += ["--quiet", "--out", str(multi), *(x for kv in sets for x in ("--set", kv))]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
 
     meta = json.loads((multi / "config.json").read_text())

@@ -266,6 +266,11 @@ def data_group() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option(
+    "--teacher-prompt",
+    default="Continue the following text.\n\n{text}",
+    help="Chat mode: the user message sent to the teacher ({text} = the first half).",
+)
 def data_nonins_cmd(
     out_file: str,
     corpus: str,
@@ -276,6 +281,7 @@ def data_nonins_cmd(
     as_messages: bool,
     seed: int,
     batch_size: int,
+    teacher_prompt: str,
 ) -> None:
     """Non-instructional data: a text's first half -> a teacher's continuation."""
     from forgetlab.finetune.data.nonins import build_nonins
@@ -291,6 +297,7 @@ def data_nonins_cmd(
             seed=seed,
             as_messages=as_messages,
             batch_size=batch_size,
+            teacher_prompt=teacher_prompt,
         )
     )
 

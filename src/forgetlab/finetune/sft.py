@@ -221,6 +221,9 @@ def run_sft(
     from forgetlab.finetune.callbacks import ForgettingCallback
 
     cfg = with_data_hash(cfg)
+    read_sft_jsonl(cfg.data)  # bad rows fail before any directory is claimed or model loaded
+    if model is None:
+        resolve_model_source(cfg.model)  # likewise a missing model directory
     out_dir = prepare_run_dir(out, cfg.model_dump(), overwrite=overwrite)
     if is_complete(out_dir):
         result: dict[str, Any] = read_json(out_dir / RESULT_FILE)

@@ -94,22 +94,22 @@ def harmful_cmd(
     Generations are written to OUT/generations.jsonl and OUT/samples.jsonl, never printed
     unless --show-outputs.
     """
-    from forgetlab.llm.backends import load_backend
+    from forgetlab.llm.backends import Backend, load_backend
     from forgetlab.llm.harmful_eval import build_back_translator, evaluate_harmful
     from forgetlab.llm.judges import build_judge
     from forgetlab.report.harmful_report import render_markdown
 
-    def load(spec: str) -> object:
+    def load(spec: str) -> Backend:
         return load_backend(
             spec, dtype=dtype, device=device, batch_size=batch_size, chat_template=True
         )
 
     backend = load(model)
     other = load(compare) if compare else None
-    judge = build_judge(judge_spec, load_backend=load)  # type: ignore[arg-type]
+    judge = build_judge(judge_spec, load_backend=load)
     bt = build_back_translator(back_translator, max_new_tokens=max_new_tokens)
     results = evaluate_harmful(
-        backend,  # type: ignore[arg-type]
+        backend,
         out_dir=out_dir,
         judge=judge,
         benchmark=benchmark,
@@ -120,7 +120,7 @@ def harmful_cmd(
         all_prompts=all_prompts,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
-        compare=other,  # type: ignore[arg-type]
+        compare=other,
         overwrite=overwrite,
     )
     click.echo(render_markdown(results))

@@ -9,10 +9,12 @@ packaged ICL-vs-IF sentence pool is deliberately *not* used: training on the eva
 sentences would contaminate the ICL-vs-IF measurement.)
 
 Teacher: any backend spec (e.g. ``packaged:smollm2-135m-instruct``), asked either through
-its chat template (``chat``: the first half as the user message, as the paper does with a
-chat model) or as raw continuation (``complete``); or ``none``, which uses the text's own
-second half (no model; a baseline and the fast path for tests). Teacher outputs are cached
-in ``FILE.teacher.jsonl`` so an interrupted build resumes.
+its chat template (``chat``: the user message is ``teacher_prompt`` with the first half in
+place of ``{text}`` — a bare passage makes a small chat model answer "How can I help?"
+instead of continuing) or as raw continuation (``complete``); or ``none``, which uses the
+text's own second half (no model; a baseline and the fast path for tests). The training
+"instruction" is always the bare first half. Teacher outputs are cached in
+``FILE.teacher.jsonl`` so an interrupted build resumes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.data.io import write_jsonl
 
 DEFAULT_CORPUS = "/usr/share/common-licenses"
+DEFAULT_TEACHER_PROMPT = "Continue the following text.\n\n{text}"
 TeacherMode = Literal["chat", "complete"]
 
 
@@ -93,6 +96,7 @@ def build_nonins(
     seed: int = 0,
     as_messages: bool = False,
     batch_size: int = 8,
+    teacher_prompt: str = DEFAULT_TEACHER_PROMPT,
 ) -> dict[str, Any]:
     """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar."""
     from forgetlab.llm.backends.base import GenerationConfig
@@ -101,13 +105,24 @@ def build_nonins(
 
     if n < 1:
         raise ForgetlabError("--n must be >= 1")
+    if mode == "chat" and "{text}" not in teacher_prompt:
+        raise ForgetlabError("--teacher-prompt must contain {text}")
+    wrap = teacher_prompt if mode == "chat" else "{text}"
     passages = select_passages(
         read_corpus(corpus), n, min_words=min_words, max_words=max_words, seed=seed
     )
     items = []
     for i, (src, text) in enumerate(passages):
         first, second = split_half(text)
-        items.append({"id": str(i), "source": src, "instruction": first, "original_rest": second})
+        items.append(
+            {
+                "id": str(i),
+                "source": src,
+                "instruction": first,
+                "original_rest": second,
+                "teacher_input": wrap.replace("{text}", first),
+            }
+        )
     out_path = Path(out)
     teacher_name = "none"
     if teacher_backend is not None or (teacher and teacher != "none"):
@@ -117,10 +132,13 @@ def build_nonins(
             teacher_backend = load_backend(str(teacher))
         teacher_name = str(teacher or teacher_backend.identity.name)
         cache = JsonlCache(out_path.with_name(out_path.name + ".teacher.jsonl"))
+        wanted = {it["id"]: it["teacher_input"] for it in items}
         stale = [
             k
             for k, r in cache.rows.items()
-            if r.get("teacher") != teacher_name or r.get("mode") != mode
+            if r.get("teacher") != teacher_name
+            or r.get("mode") != mode
+            or (k in wanted and r.get("teacher_input") != wanted[k])
         ]
         if stale:
             raise ForgetlabError(
@@ -133,7 +151,7 @@ def build_nonins(
             mode=mode,
             config=GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0),
             batch_size=batch_size,
-            input_field="instruction",
+            input_field="teacher_input",
             finish=lambda it, o: {
                 **it,
                 "response": o.strip(),
@@ -167,6 +185,7 @@ def build_nonins(
         "max_words": max_words,
         "seed": seed,
         "as_messages": as_messages,
+        "teacher_prompt": wrap,
     }
     write_jsonl(
         out_path,
