@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,12 @@ def test_meet_stage1_trains_only_the_new_embedding_rows(
     assert s2[emb].shape[0] == n_old + 2
     assert any(not torch.equal(s1[k], s2[k]) for k in s1)
     assert result["load_with"].endswith("stage2/model")
+    marker = json.loads(
+        (tmp_path / "meet" / "stage2" / "model" / "forgetlab_model.json").read_text()
+    )
+    assert (
+        marker["base_model"] == str(tiny_model_dir) and marker["finetune"]["kind"] == "meet-stage2"
+    )
 
 
 def test_control_tokens_come_from_provenance_or_flag(tmp_path: Path) -> None:

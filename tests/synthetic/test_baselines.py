@@ -54,6 +54,7 @@ def test_writes_json_png_and_table_recomputable_from_the_eval_stream(tmp_path: P
     assert data["families"]["continuous"]["zero"]["mean"] != (train.targets**2 / d).mean(0).tolist()
 
 
+@pytest.mark.slow  # ~2 s CPU, more wall time on a busy machine
 def test_bayes_ordering_on_each_family(tmp_path: Path) -> None:
     run_ok("--preset", "smoke", "--n-prompts", "1500", "--out", str(tmp_path))
     fam = json.loads((tmp_path / "baselines.json").read_text())["families"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -170,7 +171,7 @@ def test_prefix_zero_identities() -> None:
 def test_alpha_limits_give_the_components() -> None:
     pool = torch.randn(6, 3, generator=torch.Generator().manual_seed(5), dtype=F64)
     xs, ys, _ = rand_prompts(8, 5, 3, 0.5, seed=6)
-    kw = {"sigma": 0.5, "tau": 1.0}
+    kw: dict[str, Any] = {"sigma": 0.5, "tau": 1.0}
     ridge = bayes.ridge_predictions(xs, ys, **kw)
     dmmse = bayes.dmmse_predictions(xs, ys, pool, sigma=0.5)
     p1, g1 = bayes.mixture_predictions(xs, ys, pool, alpha=1.0, **kw)
@@ -190,6 +191,7 @@ def test_alpha_limits_give_the_components() -> None:
         assert 0 < small < big / 500
 
 
+@pytest.mark.slow  # ~2 s CPU, more wall time on a busy machine
 def test_mixture_risk_is_below_both_components_on_the_mixture_prior() -> None:
     cfg = TaskConfig.model_validate(
         {"d": 4, "n_points": 10, "pool_size": 8, "alpha": 0.5, "sigma": 0.5}
@@ -256,7 +258,7 @@ def test_averaging_estimator_error_is_d_plus_1_over_k(sigma: float) -> None:
 def test_chunked_equals_unchunked() -> None:
     pool = torch.randn(9, 3, generator=torch.Generator().manual_seed(11), dtype=F64)
     xs, ys, _ = rand_prompts(7, 6, 3, 0.4, seed=12)
-    kw = {"alpha": 0.4, "sigma": 0.4, "tau": 1.1}
+    kw: dict[str, Any] = {"alpha": 0.4, "sigma": 0.4, "tau": 1.1}
     for mem in (1, 3000):  # 1 byte: one prompt and one pool weight per chunk
         for fn in (bayes.mixture_weights, bayes.discrete_posterior):
             torch.testing.assert_close(
@@ -341,7 +343,7 @@ def test_properties_shapes_finiteness_and_invariances(
     xs = torch.randn(B, K, d, generator=g_, dtype=F64)
     ys = 3 * torch.randn(B, K, generator=g_, dtype=F64)
     pool = tau * torch.randn(N, d, generator=g_, dtype=F64)
-    kw = {"alpha": alpha, "sigma": sigma, "tau": tau}
+    kw: dict[str, Any] = {"alpha": alpha, "sigma": sigma, "tau": tau}
     preds, g = bayes.mixture_predictions(xs, ys, pool, **kw)
     assert preds.shape == g.shape == (B, K) and preds.dtype == F64
     assert torch.isfinite(preds).all() and torch.isfinite(g).all()

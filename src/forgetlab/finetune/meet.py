@@ -124,10 +124,13 @@ def run_meet(
         tokenizer=tokenizer,
         peft_config=peft_config,
         kind="meet-stage1",
+        base_model=stage1.model,
     )
     del model
     stage2 = stage2.model_copy(update={"model": str(out_dir / "stage1" / "model")})
-    r2 = run_sft(stage2, out_dir / "stage2", overwrite=overwrite, kind="meet-stage2")
+    r2 = run_sft(
+        stage2, out_dir / "stage2", overwrite=overwrite, kind="meet-stage2", base_model=stage1.model
+    )
     return {
         "tokens": toks,
         "token_ids": ids,

@@ -212,11 +212,13 @@ def run_sft(
     tokenizer: Any = None,
     peft_config: Any = None,
     kind: str = "sft",
+    base_model: str | None = None,
 ) -> dict[str, Any]:
     """Fine-tune per ``cfg`` into ``out`` (resuming if it holds the same run); return the result.
 
     ``model``/``tokenizer`` let a caller (MEET) pass an in-memory model; ``peft_config``
-    overrides the LoRA adapter built from ``cfg``.
+    overrides the LoRA adapter built from ``cfg``; ``base_model`` is what the merged model's
+    marker names as its base (default ``cfg.model``).
     """
     from forgetlab.finetune.callbacks import ForgettingCallback
 
@@ -260,7 +262,7 @@ def run_sft(
         merged=cfg.save_merged,
         marker={
             "name": out_dir.name,
-            "base_model": cfg.model,
+            "base_model": base_model or cfg.model,
             "finetune": {
                 "kind": kind,
                 "method": cfg.method,

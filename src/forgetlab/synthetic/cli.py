@@ -12,15 +12,18 @@ def synthetic() -> None:
 
 # --- pretrain / finetune (model training; docs/synthetic-training.md) ------------------
 
+_OUT_HELP = "run directory (rerunning the command resumes)"
+_DEVICE_HELP = "auto (default: CUDA when present), cpu, cuda, cuda:1 ..."
+
 
 @synthetic.command("pretrain")
 @click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
 @click.option("--steps", type=int, default=None, help="override train.steps")
 @click.option("--seed", type=int, default=None, help="override seed (model init and batches)")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. task.alpha=0.3")
-@click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="e.g. task.alpha=0.3")
+@click.option("--device", default=None, help=_DEVICE_HELP)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def pretrain_cmd(
     preset: str,
@@ -46,14 +49,14 @@ def pretrain_cmd(
 
 
 @synthetic.command("finetune")
-@click.option("--from", "from_dir", required=True, type=click.Path(file_okay=False), help="finished pretraining run")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)")
-@click.option("--alpha", type=float, default=None, help="discrete share while fine-tuning (default 1)")
+@click.option("--from", "from_dir", required=True, help="directory of a finished pretraining run")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
+@click.option("--alpha", type=float, default=None, help="discrete share (default finetune.alpha=1)")
 @click.option("--lr", type=float, default=None, help="override finetune.lr")
 @click.option("--steps", type=int, default=None, help="override finetune.steps")
 @click.option("--batch-size", type=int, default=None, help="override finetune.batch_size")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. finetune.stream=ft2")
-@click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="config override, repeatable")
+@click.option("--device", default=None, help=_DEVICE_HELP)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def finetune_cmd(
     from_dir: str,

@@ -4,10 +4,12 @@ Why not ``model.generate``: the benchmark needs many short generations (10 token
 ~120-token prompt), where most of the time goes into the prompt pass and into per-call
 overhead. This loop
 
-- sorts prompts by length before batching, so a batch holds prompts of similar length and
-  little compute is spent on padding (results are returned in the caller's order);
-- left-pads each batch and passes explicit position ids, so every row sees the positions it
-  would see alone;
+- runs the prompt pass of each prompt without padding, computing the prefix that all
+  prompts share (the task instruction) once, then merges the per-prompt key/value caches into
+  one left-padded batch for the token-by-token phase (models with sliding-window or other
+  special caches fall back to a left-padded batch prompt pass);
+- sorts prompts by length before batching (results come back in the caller's order);
+- passes explicit position ids, so every row sees the positions it would see alone;
 - computes logits for the last position only during the prompt pass (``logits_to_keep=1``;
   the 49k-262k-word output layer would otherwise dominate);
 - reuses the key/value cache for every new token and drops finished rows from the batch.
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 StopCheck = Callable[[list[int]], bool]
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), batch of one
 
 
 def supports_logits_to_keep(model: torch.nn.Module) -> bool:
@@ -45,6 +49,122 @@ def _next_tokens(logits: torch.Tensor, temperature: float, generator: torch.Gene
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
 
+def _plain_dynamic(cache: Any) -> bool:
+    """True for a cache of plain full-attention layers, whose tensors we may re-pad and merge."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return type(cache) is DynamicCache and bool(layers) and all(type(x) is DynamicLayer for x in layers)
+
+
+@torch.inference_mode()
+def cache_is_mergeable(model: torch.nn.Module) -> bool:
+    """Probe with a one-token pass whether the model's cache can be re-padded and merged."""
+    device = next(model.parameters()).device
+    try:
+        out = model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=device), use_cache=True)
+    except Exception:  # exotic models: use the padded path, which only needs generate-style calls
+        return False
+    return _plain_dynamic(getattr(out, "past_key_values", None))
+
+
+def common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    """Tokens shared by every prompt, leaving at least one token of each to run."""
+    if len(prompts) < 2:
+        return 0
+    limit = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n
+
+
+@torch.inference_mode()
+def prefill_unpadded(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    *,
+    keep_last_only: bool = True,
+    min_prefix: int = 4,
+) -> tuple[list[KV], torch.Tensor] | None:
+    """Run each prompt's prompt pass alone (no padding), reusing a shared prefix's cache.
+
+    All prompts of a benchmark task start with the same instruction; its keys/values are
+    computed once. Each prompt then costs exactly its own remaining tokens, with no compute
+    wasted on padding. Returns the per-prompt key/value tensors and the last-position logits,
+    or ``None`` when the model's cache is not a plain full-attention cache (sliding-window
+    layers, recurrent state...), in which case the caller uses the padded batch path.
+    """
+    device = next(model.parameters()).device
+    kwargs = {"logits_to_keep": 1} if keep_last_only else {}
+    n_prefix = common_prefix_length(prompts)
+    prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    if n_prefix >= min_prefix:
+        ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
+        cache = model(input_ids=ids, use_cache=True).past_key_values
+        if not _plain_dynamic(cache):
+            return None
+        prefix = [(layer.keys, layer.values) for layer in cache.layers]
+    else:
+        n_prefix = 0
+    from transformers.cache_utils import DynamicCache
+
+    kvs: list[KV] = []
+    logits: list[torch.Tensor] = []
+    for prompt in prompts:
+        ids = torch.tensor([list(prompt[n_prefix:])], device=device)
+        positions = torch.arange(n_prefix, len(prompt), device=device)[None]
+        # The prefix tensors are never modified in place (updates concatenate), so sharing is safe.
+        past = DynamicCache(ddp_cache_data=prefix) if prefix is not None else None
+        out = model(input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True, **kwargs)
+        if not _plain_dynamic(out.past_key_values):
+            return None
+        kvs.append([(layer.keys, layer.values) for layer in out.past_key_values.layers])
+        logits.append(out.logits[0, -1])
+    return kvs, torch.stack(logits)
+
+
+def merge_left_padded(kvs: Sequence[KV]) -> tuple[Any, torch.Tensor]:
+    """One left-padded batch cache (and its attention mask) from per-prompt key/value tensors."""
+    from transformers.cache_utils import DynamicCache
+
+    lengths = [kv[0][0].shape[-2] for kv in kvs]
+    width = max(lengths)
+    merged = []
+    for layer in range(len(kvs[0])):
+        k0, v0 = kvs[0][layer]
+        keys = k0.new_zeros((len(kvs), k0.shape[1], width, k0.shape[-1]))
+        values = v0.new_zeros((len(kvs), v0.shape[1], width, v0.shape[-1]))
+        for row, kv in enumerate(kvs):
+            keys[row, :, width - lengths[row] :] = kv[layer][0][0]
+            values[row, :, width - lengths[row] :] = kv[layer][1][0]
+        merged.append((keys, values))
+    mask = torch.zeros((len(kvs), width), dtype=torch.long, device=merged[0][0].device)
+    for row, n in enumerate(lengths):
+        mask[row, width - n :] = 1
+    return DynamicCache(ddp_cache_data=merged), mask
+
+
+@torch.inference_mode()
+def prefill_padded(
+    model: torch.nn.Module, prompts: Sequence[Sequence[int]], *, pad_id: int, keep_last_only: bool = True
+) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """Left-padded batch prompt pass (works for every cache type): cache, logits, mask."""
+    device = next(model.parameters()).device
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
+        mask[row, width - len(prompt) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    kwargs = {"logits_to_keep": 1} if keep_last_only else {}
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
+    return out.past_key_values, out.logits[:, -1, :], mask
+
+
 @torch.inference_mode()
 def generate_batch(
     model: torch.nn.Module,
@@ -57,26 +177,21 @@ def generate_batch(
     generator: torch.Generator | None = None,
     stop_check: StopCheck | None = None,
     keep_last_only: bool = True,
+    unpadded_prefill: bool = True,
 ) -> list[list[int]]:
-    """Generate up to ``max_new_tokens`` ids for one left-padded batch of token-id prompts."""
+    """Generate up to ``max_new_tokens`` ids for one batch of token-id prompts."""
     if max_new_tokens <= 0 or not prompts:
         return [[] for _ in prompts]
     if any(len(p) == 0 for p in prompts):
         raise ValueError("cannot generate from an empty prompt (no tokens and no BOS)")
     device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
-        mask[row, width - len(prompt) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    kwargs = {"logits_to_keep": 1} if keep_last_only else {}
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
-    cache = out.past_key_values
-    logits = out.logits[:, -1, :]
-    last_pos = positions[:, -1]
+    done = prefill_unpadded(model, prompts, keep_last_only=keep_last_only) if unpadded_prefill else None
+    if done is not None:
+        kvs, logits = done
+        cache, mask = merge_left_padded(kvs)
+    else:
+        cache, logits, mask = prefill_padded(model, prompts, pad_id=pad_id, keep_last_only=keep_last_only)
+    last_pos = torch.tensor([len(p) - 1 for p in prompts], device=device)
     eos = set(int(e) for e in eos_ids)
 
     generated: list[list[int]] = [[] for _ in prompts]
@@ -125,6 +240,7 @@ def generate(
     seed: int = 0,
     stop_check: StopCheck | None = None,
     sort_by_length: bool = True,
+    unpadded_prefill: bool = True,
 ) -> list[list[int]]:
     """Generate for all prompts in length-sorted batches; results in the input order."""
     if batch_size < 1:
@@ -134,6 +250,7 @@ def generate(
         order.sort(key=lambda i: -len(prompts[i]))
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
     keep_last = supports_logits_to_keep(model)
+    unpadded_prefill = unpadded_prefill and cache_is_mergeable(model)
     results: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
@@ -147,6 +264,7 @@ def generate(
             generator=generator,
             stop_check=stop_check,
             keep_last_only=keep_last,
+            unpadded_prefill=unpadded_prefill,
         )
         for i, new in zip(chunk, outs, strict=True):
             results[i] = new
