@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     ap.add_argument("--skip-hf-batched", action="store_true")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     encoded = [backend.encode(p, add_bos=False) for p in prompts]
     print(f"{len(prompts)} prompts, {sum(map(len, encoded)) / len(encoded):.1f} tokens on average")
     cfg = GenerationConfig(max_new_tokens=args.max_new_tokens)
-    gen_kw = {"max_new_tokens": args.max_new_tokens, "do_sample": False, "pad_token_id": backend.pad_id}
+    gen_kw = {
+        "max_new_tokens": args.max_new_tokens,
+        "do_sample": False,
+        "pad_token_id": backend.pad_id,
+    }
 
     @torch.inference_mode()
     def loop() -> list[list[int]]:
@@ -80,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             chunk = encoded[s : s + args.batch_size]
             enc = tok.pad({"input_ids": chunk}, return_tensors="pt")
             y = model.generate(**enc, **gen_kw)
-            out += [_strip_eos(r.tolist(), backend.eos_ids) for r in y[:, enc["input_ids"].shape[1] :]]
+            out += [
+                _strip_eos(r.tolist(), backend.eos_ids) for r in y[:, enc["input_ids"].shape[1] :]
+            ]
         return out
 
     def ours() -> list[str]:
@@ -97,16 +105,24 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             res = fn()
             times[name].append(time.perf_counter() - t)
-            texts = res if name == "forgetlab" else [tok.decode(r, skip_special_tokens=True) for r in res]
+            texts = (
+                res
+                if name == "forgetlab"
+                else [tok.decode(r, skip_special_tokens=True) for r in res]
+            )
             outputs.setdefault(name, texts)
             if name != "forgetlab":
                 n_tokens[name] = sum(len(r) for r in res)
             print(f"  repeat {rep + 1} {name}: {times[name][-1]:.2f}s", flush=True)
-    n_tokens["forgetlab"] = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in outputs["forgetlab"])
+    n_tokens["forgetlab"] = sum(
+        len(tok(t, add_special_tokens=False)["input_ids"]) for t in outputs["forgetlab"]
+    )
     ref = outputs["loop"]
     best_loop = min(times["loop"])
     summary: dict[str, dict[str, float]] = {}
-    print(f"\n{'method':<11} {'min s':>7} {'median s':>9} {'tok/s':>7} {'speedup':>8} {'identical':>9}")
+    print(
+        f"\n{'method':<11} {'min s':>7} {'median s':>9} {'tok/s':>7} {'speedup':>8} {'identical':>9}"
+    )
     for name in methods:
         best = min(times[name])
         same = sum(a == b for a, b in zip(outputs[name], ref, strict=True)) / len(ref)
@@ -122,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<11} {best:7.2f} {statistics.median(times[name]):9.2f} {tps:7.1f} "
             f"{best_loop / best:7.2f}x {same:9.1%}"
         )
-    diffs = [(p[-40:], a, b) for p, a, b in zip(prompts, ref, outputs["forgetlab"], strict=True) if a != b]
+    diffs = [
+        (p[-40:], a, b)
+        for p, a, b in zip(prompts, ref, outputs["forgetlab"], strict=True)
+        if a != b
+    ]
     for tail, a, b in diffs[:5]:
         print(f"  differs: ...{tail!r}: loop {a!r} vs forgetlab {b!r}")
     info = {

@@ -80,6 +80,17 @@ def test_curve_points_match_the_saved_models_and_resume(
     assert len({round(v, 9) for v in value.values()}) == 3
     assert (out / CURVE_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert curve["config"]["model"] == str(tiny_model_dir)
+    # another configuration (--overwrite) does not inherit the old points or samples
+    (out / "forgetting" / "step-0").mkdir(parents=True, exist_ok=True)
+    other = cfg.model_copy(update={"completion_only_loss": False})
+    fresh = ForgettingCallback(
+        other, out, runners={"icl-vs-if": CountingRunner()}, backend_factory=ModelHolder
+    )
+    assert fresh.points == [] and not (out / "forgetting").exists()
+    assert (
+        ForgettingCallback(cfg, out, runners={}, backend_factory=ModelHolder).points
+        == curve["points"]
+    )
 
 
 def test_base_view_disables_a_trained_adapter(tiny_model_dir: Path) -> None:

@@ -67,7 +67,12 @@ def build_model(tokenizer: Any, arch: str = "llama", seed: int = 0) -> Any:
     if arch == "llama":
         config = LlamaConfig(**common)
     else:  # one sliding-window layer (window 8) and one global layer: exercises hybrid caches
-        config = Gemma3TextConfig(**common, head_dim=8, sliding_window=8, layer_types=["sliding_attention", "full_attention"])
+        config = Gemma3TextConfig(
+            **common,
+            head_dim=8,
+            sliding_window=8,
+            layer_types=["sliding_attention", "full_attention"],
+        )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     # Larger weights than the default init: sharper logits, so greedy argmax has no near-ties.
@@ -95,7 +100,9 @@ def tiny_model(tiny_tokenizer: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model: Any, tiny_tokenizer: Any) -> Path:
+def tiny_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Any, tiny_tokenizer: Any
+) -> Path:
     out = tmp_path_factory.mktemp("tiny_llama")
     tiny_model.save_pretrained(out)
     tiny_tokenizer.save_pretrained(out)

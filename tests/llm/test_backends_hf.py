@@ -13,8 +13,7 @@ import torch
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends import GenerationConfig, load_backend, parse_spec
 from forgetlab.llm.backends.hf import HFBackend, cut_at_stop
-from forgetlab.llm.backends.hf_generate import generate
-
+from forgetlab.llm.backends.hf_generate import cache_is_mergeable, common_prefix_length, generate
 
 
 def naive_greedy(model: Any, ids: list[int], n: int, eos: set[int] | None = None) -> list[int]:
@@ -39,19 +38,53 @@ def encode_all(tok: Any, prompts: list[str], bos: bool = False) -> list[list[int
     return out
 
 
-@pytest.mark.parametrize("arch", ["llama", "gemma3"])
-@pytest.mark.parametrize("batch_size", [1, 3, 16])
-def test_batched_kv_generation_equals_bruteforce(tiny_model_factory, tiny_tokenizer, tiny_prompts, arch, batch_size):
+SHARED = "Capitalize every character.\n\nInput: "
+
+
+@pytest.mark.parametrize(
+    ("arch", "batch_size", "unpadded", "shared_prefix"),
+    [
+        ("llama", 1, True, False),
+        ("llama", 3, True, False),
+        ("llama", 4, True, True),  # shared-instruction cache reused, caches merged
+        ("llama", 3, False, True),  # left-padded batch prompt pass
+        ("gemma3", 3, True, True),  # sliding-window cache: falls back to the padded path
+    ],
+)
+def test_batched_kv_generation_equals_bruteforce(
+    tiny_model_factory, tiny_tokenizer, tiny_prompts, arch, batch_size, unpadded, shared_prefix
+):
     model = tiny_model_factory(tiny_tokenizer, arch)
-    enc = encode_all(tiny_tokenizer, tiny_prompts)
-    got = generate(model, enc, batch_size=batch_size, max_new_tokens=9, pad_id=0, eos_ids=[])
-    assert got == [naive_greedy(model, e, 9) for e in enc]
+    texts = [SHARED + p for p in tiny_prompts] if shared_prefix else tiny_prompts
+    enc = encode_all(tiny_tokenizer, texts)
+    if shared_prefix:
+        assert common_prefix_length(enc) >= 4
+    got = generate(
+        model,
+        enc,
+        batch_size=batch_size,
+        max_new_tokens=7,
+        pad_id=0,
+        eos_ids=[],
+        unpadded_prefill=unpadded,
+    )
+    assert got == [naive_greedy(model, e, 7) for e in enc]
+
+
+def test_common_prefix_and_merge_probe(tiny_model_factory, tiny_model, tiny_tokenizer):
+    assert common_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert common_prefix_length([[1, 2], [1, 2, 3]]) == 1  # each prompt keeps >= 1 token to run
+    assert common_prefix_length([[1, 2, 3]]) == 0
+    assert cache_is_mergeable(tiny_model)
+    assert not cache_is_mergeable(tiny_model_factory(tiny_tokenizer, "gemma3"))
 
 
 def test_eos_truncates_and_rows_finish_independently(tiny_model, tiny_tokenizer, tiny_prompts):
     enc = encode_all(tiny_tokenizer, tiny_prompts)
     free = [naive_greedy(tiny_model, e, 10) for e in enc]
-    eos = free[0][3]  # a token prompt 0 emits at step 4: it must stop there, others wherever it occurs
+    eos = free[0][
+        3
+    ]  # a token prompt 0 emits at step 4: it must stop there, others wherever it occurs
     got = generate(tiny_model, enc, batch_size=4, max_new_tokens=10, pad_id=0, eos_ids=[eos])
     expected = [f[: f.index(eos)] if eos in f else f for f in free]
     assert got == expected
@@ -96,12 +129,20 @@ def test_chat_applies_template_with_generation_prompt(tiny_model, tiny_tokenizer
     ids = be.encode_chat(conv)
     assert ids == tiny_tokenizer(text, add_special_tokens=False)["input_ids"]  # template owns BOS
     cfg = GenerationConfig(max_new_tokens=5)
-    expected = tiny_tokenizer.decode(naive_greedy(tiny_model, ids, 5, set(be.eos_ids)), skip_special_tokens=True)
+    expected = tiny_tokenizer.decode(
+        naive_greedy(tiny_model, ids, 5, set(be.eos_ids)), skip_special_tokens=True
+    )
     assert be.chat([conv], cfg) == [expected]
     raw = HFBackend.from_model(tiny_model, tiny_tokenizer, name="tiny", chat_template=False)
-    assert raw.render_chat([*conv, {"role": "user", "content": "Le chat"}]) == "What is 19 plus 4?\n\nLe chat"
+    assert (
+        raw.render_chat([*conv, {"role": "user", "content": "Le chat"}])
+        == "What is 19 plus 4?\n\nLe chat"
+    )
     assert raw.identity.chat_template is None
-    assert be.identity.chat_template == hashlib.sha256(tiny_tokenizer.chat_template.encode()).hexdigest()[:16]
+    assert (
+        be.identity.chat_template
+        == hashlib.sha256(tiny_tokenizer.chat_template.encode()).hexdigest()[:16]
+    )
 
 
 def test_chat_without_template_is_a_one_line_error(tiny_model, tiny_tokenizer):
@@ -132,7 +173,10 @@ def test_sampling_is_seeded(tiny_model, tiny_tokenizer, tiny_prompts):
     cfg = GenerationConfig(max_new_tokens=8, temperature=1.0, seed=5)
     first = be.complete(tiny_prompts, cfg)
     assert be.complete(tiny_prompts, cfg) == first
-    others = [be.complete(tiny_prompts, GenerationConfig(max_new_tokens=8, temperature=1.0, seed=s)) for s in (6, 7)]
+    others = [
+        be.complete(tiny_prompts, GenerationConfig(max_new_tokens=8, temperature=1.0, seed=s))
+        for s in (6, 7)
+    ]
     assert any(o != first for o in others)
 
 
@@ -149,7 +193,9 @@ def test_training_mode_is_restored(tiny_model, tiny_tokenizer):
 def test_wraps_peft_model(tiny_model_factory, tiny_tokenizer, tiny_prompts):
     peft = pytest.importorskip("peft")
     base = tiny_model_factory(tiny_tokenizer)
-    plain = HFBackend.from_model(base, tiny_tokenizer, name="base").complete(tiny_prompts, GenerationConfig(max_new_tokens=6))
+    plain = HFBackend.from_model(base, tiny_tokenizer, name="base").complete(
+        tiny_prompts, GenerationConfig(max_new_tokens=6)
+    )
     lora = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     be = HFBackend.from_model(lora, tiny_tokenizer, name="lora")
     assert be.complete(tiny_prompts, GenerationConfig(max_new_tokens=6)) == plain  # B = 0 at init
@@ -181,7 +227,9 @@ def test_load_backend_local_dir(tiny_model_dir: Path, tiny_model, tiny_tokenizer
     assert ident.revision == f"sha256:{expected}"
     json.dumps(ident.as_dict())  # serialisable for result files
     cfg = GenerationConfig(max_new_tokens=5)
-    reference = HFBackend.from_model(tiny_model, tiny_tokenizer, name="t").complete(tiny_prompts, cfg)
+    reference = HFBackend.from_model(tiny_model, tiny_tokenizer, name="t").complete(
+        tiny_prompts, cfg
+    )
     assert be.complete(tiny_prompts, cfg) == reference == be2.complete(tiny_prompts, cfg)
     bf16 = load_backend(str(tiny_model_dir), dtype="bfloat16", device="cpu")
     assert bf16.identity.dtype == "bfloat16"

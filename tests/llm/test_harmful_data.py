@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,26 @@ def test_multijail_resource_groups() -> None:
     rows = multijail.export_multijail(None)
     assert len(rows) == 315 * 10
     assert all(r["prompt"] for r in rows)
+
+
+def test_export_prompts_cli(tmp_path: Path) -> None:
+    import json
+
+    from forgetlab.cli import main
+
+    out = tmp_path / "h.jsonl"
+    main(["llm", "export-prompts", "harmful", "--languages", "en,ml", "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 200 and set(rows[0]) == {"index", "language", "prompt"}
+    assert [r["index"] for r in rows[:100]] == _paper_indices() == [r["index"] for r in rows[100:]]
+    assert rows[100]["prompt"] == harmful.read_behaviours("ml")[63]
+    out2 = tmp_path / "m.jsonl"
+    main(["llm", "export-prompts", "multijail", "--languages", "jv", "--out", str(out2)])
+    assert len(out2.read_text(encoding="utf-8").splitlines()) == 315
+
+
+def _paper_indices() -> list[int]:
+    random.seed(10)
+    idx = list(range(520))
+    random.shuffle(idx)
+    return idx[:100]

@@ -13,6 +13,7 @@ a checkpoint whose evaluation was interrupted.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from transformers import TrainerCallback
 
 from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.evalsuite import SuiteRunner, make_runners, parse_suites
-from forgetlab.results import provenance, read_json, write_json
+from forgetlab.results import config_hash, provenance, read_json, write_json
 
 CURVE_JSON = "forgetting_curve.json"
 CURVE_PNG = "forgetting_curve.png"
@@ -46,7 +47,11 @@ class ForgettingCallback(TrainerCallback):
         self.curve_path = self.out / CURVE_JSON
         self.points: list[dict[str, Any]] = []
         if self.curve_path.is_file():
-            self.points = list(read_json(self.curve_path).get("points", []))
+            old = read_json(self.curve_path)
+            if old.get("config_hash") == config_hash(cfg.model_dump()):
+                self.points = list(old.get("points", []))
+            else:  # an --overwrite run with another config: its points and samples are stale
+                shutil.rmtree(self.out / "forgetting", ignore_errors=True)
         self.tokenizer: Any = None
         self.backend_factory = backend_factory
 

@@ -96,7 +96,10 @@ def load_backend(
             add_bos=entry.add_bos if add_bos is None else add_bos,
             chat_template=chat_template,
             revision="sha256:" + str(marker.get("gguf_sha256", ""))[:16],
-            extra={"package": marker.get("distribution", ""), "gguf_sha256": marker.get("gguf_sha256", "")},
+            extra={
+                "package": marker.get("distribution", ""),
+                "gguf_sha256": marker.get("gguf_sha256", ""),
+            },
         )
     if kind == "hf":
         from forgetlab.llm.backends.hf import HFBackend
@@ -115,13 +118,21 @@ def load_backend(
         from forgetlab.llm.backends.openai_api import OpenAIBackend
 
         if dtype or device or add_bos is not None or not chat_template:
-            raise ForgetlabError("dtype/device/add_bos/chat_template are decided by the server for openai: models")
-        mode = "chat" if kind == "openai" else "completions"
-        return OpenAIBackend(target, mode=mode, batch_size=batch_size, **kw)
+            raise ForgetlabError(
+                "dtype/device/add_bos/chat_template are decided by the server for openai: models"
+            )
+        if kind == "openai":
+            return OpenAIBackend(target, mode="chat", batch_size=batch_size, **kw)
+        return OpenAIBackend(target, mode="completions", batch_size=batch_size, **kw)
     from forgetlab.llm.backends.vllm_backend import VLLMBackend
 
     if device not in (None, "cuda"):
         raise ForgetlabError("the vllm backend runs on CUDA GPUs only")
     return VLLMBackend(
-        target, dtype=dtype, batch_size=batch_size, add_bos=add_bos, chat_template=chat_template, **kw
+        target,
+        dtype=dtype,
+        batch_size=batch_size,
+        add_bos=add_bos,
+        chat_template=chat_template,
+        **kw,
     )

