@@ -168,3 +168,30 @@ def test_gemma_continues_a_few_shot_pattern(gemma):
     assert one.complete(prompts, GenerationConfig(max_new_tokens=4)) == outs
     with pytest.raises(ForgetlabError, match="no chat template"):
         gemma.chat([[{"role": "user", "content": "hi"}]], GREEDY10)
+
+
+def test_local_gguf_is_converted_once_and_cached(monkeypatch, tmp_path, tiny_model, tiny_tokenizer):
+    import hashlib
+
+    monkeypatch.setenv("FORGETLAB_CACHE", str(tmp_path / "cache"))
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF pretend weights")
+    conversions: list[Path] = []
+
+    def fake_convert(src: Path, dest: Path) -> None:  # stands in for the transformers dequantiser
+        conversions.append(src)
+        tiny_model.save_pretrained(dest)
+        tiny_tokenizer.save_pretrained(dest)
+
+    monkeypatch.setattr(pk, "convert_gguf", fake_convert)
+    be = load_backend(str(gguf), device="cpu")
+    again = load_backend(f"hf:{gguf}", device="cpu")
+    assert conversions == [gguf.resolve()]
+    digest = hashlib.sha256(gguf.read_bytes()).hexdigest()
+    assert be.identity.revision == again.identity.revision == "sha256:" + digest[:16]
+    assert be.identity.extra["gguf_sha256"] == digest
+    cached = Path(be.identity.extra["converted_cache"])
+    assert cached.parent == tmp_path / "cache" / "gguf" and (cached / pk.MARKER).is_file()
+    cfg = GenerationConfig(max_new_tokens=4)
+    ref = HFBackend.from_model(tiny_model, tiny_tokenizer, name="t").complete(["Le chat"], cfg)
+    assert be.complete(["Le chat"], cfg) == ref

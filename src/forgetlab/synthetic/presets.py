@@ -153,7 +153,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu": {
         "seed": 0,
-        "task": {"d": 5, "n_points": 16, "pool_size": 16, "alpha": 0.5, "sigma": 0.5, "tau": 1.0},
+        "task": {"d": 5, "n_points": 16, "pool_size": 8, "alpha": 0.5, "sigma": 0.5, "tau": 1.0},
         "model": {"n_layer": 4, "n_embd": 64, "n_head": 2, "init_std": 0.1},
         "train": {
             "steps": 8000,
@@ -164,7 +164,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "checkpoint_every": 500,
             "log_every": 50,
         },
-        "finetune": {"alpha": 1.0, "steps": 1000, "batch_size": 64, "lr": 3e-4},
+        "finetune": {"alpha": 1.0, "steps": 500, "batch_size": 64, "lr": 1e-4},
         "eval": {"n_prompts": 2048, "batch_size": 1024},
     },
     "raventos": {

@@ -15,7 +15,7 @@ recorded in :attr:`HFBackend.identity`:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -297,19 +297,20 @@ class HFBackend(Backend):
             pad = eos[0] if eos else 0
         return int(pad), tuple(eos)
 
+    def _stop_check(self, stops: tuple[str, ...]) -> Callable[[list[int]], bool]:
+        """Stop a row early once its decoded text contains a stop string."""
+
+        def check(ids: list[int]) -> bool:
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            return any(s in text for s in stops)
+
+        return check
+
     def _run(self, encoded: list[list[int]], config: GenerationConfig) -> list[str]:
         if self.model is None:
             raise ForgetlabError(f"backend {self.name!r} is closed")
         stops = tuple(s for s in config.stop if s)
-        check = (
-            (
-                lambda ids: any(
-                    s in self.tokenizer.decode(ids, skip_special_tokens=True) for s in stops
-                )
-            )
-            if stops
-            else None
-        )
+        check = self._stop_check(stops) if stops else None
         was_training = bool(getattr(self.model, "training", False))
         self.model.eval()
         try:
