@@ -150,6 +150,7 @@ def plot_curve(points: list[dict[str, Any]], path: Path, *, title: str = "") -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     panels = [p for p in PANELS if any(p[0] in pt["metrics"] for pt in points)]
     if not panels:
@@ -169,6 +170,7 @@ def plot_curve(points: list[dict[str, Any]], path: Path, *, title: str = "") -> 
                 if lang in pt["metrics"].get(suite, {}).get(metric, {})
             ]
             ax.plot(xs, ys, marker="o", label=lang)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("training step (0 = base)")
         ax.set_ylabel(label)
         ax.set_ylim(-0.02, 1.02)
