@@ -180,6 +180,30 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
     assert loads == ["x", "x"]
 
 
+def test_ctrl_c_keeps_finished_samples(tmp_path: Path) -> None:
+    served: list[str] = []
+
+    def interrupt_third(prompt: str) -> str:  # Ctrl-C once, while the third prompt runs
+        if len(served) == 2 and not interrupt_third.fired:  # type: ignore[attr-defined]
+            interrupt_third.fired = True  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        served.append(prompt)
+        return upper_query(prompt)
+
+    interrupt_third.fired = False  # type: ignore[attr-defined]
+    b = {"base": FakeBackend(interrupt_third, name="fake-base"), "tuned": pair()["tuned"]}
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "r", b, languages=["en"], limit=2, batch_size=1)
+    partial = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert (
+        partial["complete"] is False
+        and partial["samples_done"] == 2
+        and partial["error"] == "interrupted"
+    )
+    run(tmp_path / "r", b, languages=["en"], limit=2, batch_size=1)
+    assert len(served) == 8 and len(set(served)) == 8  # nothing served twice
+
+
 def _key(b: FakeBackend) -> dict[str, object]:
     return {"spec": b.name}
 
