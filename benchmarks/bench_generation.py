@@ -125,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             cpu[name].append(time.process_time() - c)
             texts = (
                 res
-                if name == "forgetlab"
+                if name.startswith("forgetlab")
                 else [tok.decode(r, skip_special_tokens=True) for r in res]
             )
             outputs.setdefault(name, texts)
-            if name != "forgetlab":
+            if not name.startswith("forgetlab"):
                 n_tokens[name] = sum(len(r) for r in res)
             print(
                 f"  repeat {rep + 1} {name}: {times[name][-1]:.2f}s wall, {cpu[name][-1]:.2f}s cpu",

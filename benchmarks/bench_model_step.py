@@ -10,6 +10,9 @@ block is reported.
     python benchmarks/bench_model_step.py --layers 4 --width 64 --points 16   # cpu preset
 
 The last line is ``ratio_vs_hf_gpt2=X`` (HF seconds per step / ours, default HF attention).
+The ``ours_no_onednn`` row is our model with its linear maps on ``F.linear`` (MKL ``addmm``,
+as HF's ``Conv1D`` uses) instead of oneDNN: it separates the kernel choice from the
+structural savings (last block at the x positions only, fused QKV, no packing).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 import torch
 from torch import nn
 
+from forgetlab.synthetic import model as model_mod
 from forgetlab.synthetic.model import build_model, count_parameters
 from forgetlab.synthetic.presets import ModelConfig
 from forgetlab.synthetic.tasks import TaskConfig, TaskSampler, pack_tokens
@@ -49,14 +53,19 @@ class HFGPT2Regressor(nn.Module):
         return self.read_out(h[:, 0::2]).squeeze(-1)
 
 
-def step_fn(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor):
+def step_fn(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, onednn: bool = True):
+    """One training step as the trainer does it (``Adam(lr)``, MSE over all positions)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def step() -> None:
-        loss = nn.functional.mse_loss(model(xs, ys), ys)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        saved, model_mod.USE_ONEDNN = model_mod.USE_ONEDNN, model_mod.USE_ONEDNN and onednn
+        try:
+            loss = nn.functional.mse_loss(model(xs, ys), ys)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        finally:
+            model_mod.USE_ONEDNN = saved
 
     return step
 
@@ -77,7 +86,7 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=32, help="K examples (2K tokens)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--block", type=int, default=5, help="steps per timed block")
-    ap.add_argument("--blocks", type=int, default=6, help="timed blocks per model")
+    ap.add_argument("--blocks", type=int, default=7, help="timed blocks per model")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = ap.parse_args()
     if args.threads:
@@ -85,17 +94,17 @@ def main() -> None:
     torch.manual_seed(0)
     task = TaskConfig(d=args.d, n_points=args.points)
     b = TaskSampler(task, seed=0).batch(0, args.batch)
-    ours: nn.Module = build_model(
-        task, ModelConfig(n_layer=args.layers, n_embd=args.width, n_head=args.heads)
-    )
+    shape = ModelConfig(n_layer=args.layers, n_embd=args.width, n_head=args.heads)
+    ours: nn.Module = build_model(task, shape)
     models: dict[str, nn.Module] = {
         "ours": ours,
+        "ours_no_onednn": build_model(task, shape),
         "hf_gpt2": HFGPT2Regressor(args.d, args.points, args.layers, args.width, args.heads, None),
         "hf_gpt2_eager": HFGPT2Regressor(
             args.d, args.points, args.layers, args.width, args.heads, "eager"
         ),
     }
-    steps = {name: step_fn(m, b.xs, b.ys) for name, m in models.items()}
+    steps = {name: step_fn(m, b.xs, b.ys, name != "ours_no_onednn") for name, m in models.items()}
     for s in steps.values():  # warm-up (allocator, lazy init, compile)
         for _ in range(3):
             s()
@@ -119,6 +128,7 @@ def main() -> None:
             f"{name:14s} {1000 * med[name]:8.1f} ms/step  {args.batch * tokens / med[name]:9.0f} tokens/s  "
             f"~{flops / med[name] / 1e9:6.2f} GFLOP/s  (blocks: {', '.join(f'{1000 * t:.0f}' for t in times[name])} ms)"
         )
+    print(f"ratio_no_onednn_vs_hf_gpt2={med['hf_gpt2'] / med['ours_no_onednn']:.2f}")
     print(f"ratio_vs_hf_gpt2_eager={med['hf_gpt2_eager'] / med['ours']:.2f}")
     print(f"ratio_vs_hf_gpt2={med['hf_gpt2'] / med['ours']:.2f}")
 

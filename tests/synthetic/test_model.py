@@ -7,9 +7,17 @@ import math
 import pytest
 import torch
 
-from forgetlab.synthetic.model import Block, build_model, count_parameters, mse_loss, predict
+from forgetlab.synthetic import model as model_mod
+from forgetlab.synthetic.model import (
+    Block,
+    build_model,
+    count_parameters,
+    linear,
+    mse_loss,
+    predict,
+)
 from forgetlab.synthetic.presets import ModelConfig
-from forgetlab.synthetic.tasks import TaskConfig, TaskSampler
+from forgetlab.synthetic.tasks import TaskConfig, TaskSampler, pack_tokens
 
 TASK = TaskConfig(d=3, n_points=6, pool_size=4)
 SHAPE = ModelConfig(n_layer=2, n_embd=16, n_head=2)
@@ -150,3 +158,86 @@ def test_loss_is_mean_squared_error_over_all_positions():
 def test_model_config_rejects_heads_not_dividing_width():
     with pytest.raises(ValueError, match="must divide"):
         ModelConfig(n_embd=10, n_head=3)
+
+
+needs_onednn = pytest.mark.skipif(not model_mod.USE_ONEDNN, reason="no oneDNN in this torch build")
+
+
+@needs_onednn
+@pytest.mark.parametrize(
+    ("n_in", "n_out", "bias"), [(24, 80, True), (80, 24, True), (16, 16, False)]
+)
+def test_onednn_linear_matches_float64_reference_in_value_and_gradients(n_in, n_out, bias):
+    torch.manual_seed(2)
+    layer = torch.nn.Linear(n_in, n_out, bias=bias)
+    x = torch.randn(3, 50, n_in, requires_grad=True)
+    out = linear(x, layer)
+    assert type(out.grad_fn).__name__ == "_OneDNNLinearBackward"  # the fast path really ran
+    g = torch.randn_like(out)
+    out.backward(g)
+    ref_layer = torch.nn.Linear(n_in, n_out, bias=bias).double()
+    ref_layer.load_state_dict(layer.state_dict())
+    xd = x.detach().double().requires_grad_()
+    ref = ref_layer(xd)
+    ref.backward(g.double())
+    assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5)
+    assert x.grad is not None and xd.grad is not None
+    assert torch.allclose(x.grad.double(), xd.grad, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(layer.weight.grad.double(), ref_layer.weight.grad, rtol=1e-5, atol=1e-4)
+    assert layer.weight.grad.is_contiguous()
+    if bias:
+        assert torch.allclose(layer.bias.grad.double(), ref_layer.bias.grad, rtol=1e-5, atol=1e-4)
+
+
+def test_linear_falls_back_outside_float32_cpu():
+    layer = torch.nn.Linear(4, 3).double()
+    x = torch.randn(2, 4, dtype=torch.float64)
+    assert torch.equal(linear(x, layer), layer(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_last_block_x_only_is_the_even_rows_of_the_full_block(dtype):
+    torch.manual_seed(4)
+    block = Block(n_embd=24, n_head=3, mlp_ratio=4).to(dtype)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.normal_(0, 0.3)
+    h = torch.randn(2, 12, 24, dtype=dtype, requires_grad=True)
+    full = block(h)
+    part = block(h, x_only=True)
+    tol = 1e-6 if dtype == torch.float32 else 1e-12
+    assert part.shape == (2, 6, 24)
+    assert torch.allclose(part, full[:, 0::2], atol=tol)
+    g = torch.randn_like(part)
+    (gh_part,) = torch.autograd.grad(part, h, g)
+    (gh_full,) = torch.autograd.grad(full[:, 0::2], h, g)
+    assert torch.allclose(gh_part, gh_full, atol=10 * tol)
+    assert torch.count_nonzero(gh_part[:, -1]) == 0  # the last y token feeds no x output
+
+
+def test_embed_equals_read_in_of_packed_tokens():
+    model = _model()
+    b = _batch(5)
+    K = TASK.n_points
+    packed = model.read_in(pack_tokens(b.xs, b.ys)) + model.pos[: 2 * K]
+    assert torch.allclose(model.embed(b.xs, b.ys), packed, atol=1e-6)
+
+
+def _full_reference_forward(model, xs, ys):
+    """The plain computation: packed tokens, every block on every position, F.linear."""
+    h = model.read_in(pack_tokens(xs, ys)) + model.pos[: 2 * xs.shape[1]]
+    for block in model.blocks:
+        h = _reference_block(block, h)
+    return model.read_out(model.ln_f(h[:, 0::2])).squeeze(-1)
+
+
+def test_model_equals_plain_full_computation_in_value_and_gradients():
+    model = _model().train()
+    b = _batch(6)
+    loss = mse_loss(model(b.xs, b.ys), b.ys)
+    fast = torch.autograd.grad(loss, list(model.parameters()))
+    ref_loss = mse_loss(_full_reference_forward(model, b.xs, b.ys), b.ys)
+    ref = torch.autograd.grad(ref_loss, list(model.parameters()))
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-5)
+    for g, r in zip(fast, ref, strict=True):
+        assert torch.allclose(g, r, rtol=1e-4, atol=1e-5)

@@ -44,7 +44,7 @@ class _OneDNNLinear(torch.autograd.Function):
     """``F.linear`` with forward and both backward matmuls on oneDNN (CPU float32 only)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         x: torch.Tensor,
         weight: torch.Tensor,
@@ -57,7 +57,7 @@ class _OneDNNLinear(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
     ) -> tuple[torch.Tensor | None, ...]:
         x2, weight = ctx.saved_tensors  # type: ignore[attr-defined]
@@ -84,7 +84,7 @@ def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
         and w.dtype == torch.float32
         and not torch.is_autocast_enabled("cpu")
     ):
-        return _OneDNNLinear.apply(x, w, layer.bias)  # type: ignore[no-any-return]
+        return _OneDNNLinear.apply(x, w, layer.bias)
     return F.linear(x, w, layer.bias)
 
 
