@@ -126,3 +126,22 @@ def test_normalised_error_of_zero_predictor_is_tau_squared() -> None:
 def test_invalid_task_values_name_the_field(field: str, value: float) -> None:
     with pytest.raises(ForgetlabError, match=field):
         validate(TaskConfig, {field: value})
+
+
+def test_label_scale_range_scales_continuous_labels_and_noise_only() -> None:
+    base = TaskSampler(CFG, seed=4).batch(2, 512)
+    cfg = CFG.model_copy(update={"label_scale_range": (0.5, 4.0)})
+    scaled = TaskSampler(cfg, seed=4).batch(2, 512)
+    assert torch.equal(base.xs, scaled.xs) and torch.equal(base.is_discrete, scaled.is_discrete)
+    disc = base.is_discrete
+    assert torch.equal(base.ys[disc], scaled.ys[disc])  # discrete sequences untouched
+    # Continuous sequences: y -> s * y exactly (w and noise scale together), s in range.
+    ratio = (scaled.ys[~disc] / base.ys[~disc]).double()
+    s = ratio[:, 0]
+    assert torch.allclose(ratio, s[:, None].expand_as(ratio), rtol=1e-4)
+    assert s.min() >= 0.5 - 1e-6 and s.max() <= 4.0 + 1e-6 and s.max() > 3.0 and s.min() < 0.7
+
+
+def test_label_scale_range_must_be_ordered() -> None:
+    with pytest.raises(ForgetlabError, match="label_scale_range"):
+        validate(TaskConfig, {"label_scale_range": (2.0, 1.0)})

@@ -13,7 +13,8 @@ Why it is written by hand rather than on ``transformers.GPT2Model`` (a training 
   (MKL takes its AVX2 path there); still exact float32, CUDA and other dtypes use
   ``F.linear``;
 * the last block computes queries, attention output, residual and MLP only at the x
-  positions, the only ones the read-out uses (keys and values still come from every token);
+  positions, the only ones the read-out uses (keys and values still come from every token),
+  and the last y token, which no prediction can see, is not fed in at all;
 * one fused QKV projection, ``scaled_dot_product_attention`` (fused kernels on CPU and GPU),
   no dropout modules, and the read-in applied to ``x`` and ``y`` separately instead of to
   materialised ``[0, x]`` / ``[y, 0...]`` tokens.
@@ -151,22 +152,26 @@ class InContextRegressor(nn.Module):
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.pos, mean=0.0, std=cfg.init_std)
 
-    def embed(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-        """``read_in(pack_tokens(xs, ys)) + pos`` without materialising the tokens.
+    def embed(
+        self, xs: torch.Tensor, ys: torch.Tensor, n_tokens: int | None = None
+    ) -> torch.Tensor:
+        """``(read_in(pack_tokens(xs, ys)) + pos)[:, :n_tokens]`` without materialising tokens.
 
         x token ``[0, x]`` maps to ``W[:, 1:] x + b``, y token ``[y, 0...]`` to ``W[:, 0] y + b``.
         """
         B, K, _ = xs.shape
+        T = 2 * K if n_tokens is None else n_tokens
         w, b = self.read_in.weight, self.read_in.bias
         hx = F.linear(xs, w[:, 1:], b)
         hy = torch.addcmul(b, ys.unsqueeze(-1), w[:, 0])
-        return torch.stack((hx, hy), dim=2).view(B, 2 * K, -1) + self.pos[: 2 * K]
+        return torch.stack((hx, hy), dim=2).view(B, 2 * K, -1)[:, :T] + self.pos[:T]
 
     def forward(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         K = xs.shape[1]
         if self.max_points < K:
             raise ValueError(f"prompt has {K} examples; the model was built for {self.max_points}")
-        h = self.embed(xs, ys)
+        # The last y token precedes no x token, so no prediction can see it: leave it out.
+        h = self.embed(xs, ys, n_tokens=2 * K - 1)
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             h = block(h, x_only=i == last)  # the read-out never needs the y positions

@@ -148,7 +148,7 @@ class Stages:
 
 def eval_task(task: TaskConfig) -> TaskConfig:
     """Evaluate at the nominal prior: training-time scale augmentation is switched off."""
-    return task.model_copy(update={"tau_range": None})
+    return task.model_copy(update={"tau_range": None, "label_scale_range": None})
 
 
 def eval_batches(cfg: SyntheticConfig, stream: str) -> tuple[torch.Tensor, dict[str, Batch]]:

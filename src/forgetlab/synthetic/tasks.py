@@ -45,12 +45,19 @@ class TaskConfig(StrictModel):
         "(training-time scale augmentation; Bayes references keep the nominal tau)",
     )
 
+    label_scale_range: tuple[float, float] | None = Field(
+        None,
+        description="if set, each continuous sequence multiplies w and its noise by s drawn "
+        "log-uniformly from this range (pretraining over label scales, so that y-scaling "
+        "conjugates stay in distribution; Bayes references keep nominal tau and sigma)",
+    )
+
     @model_validator(mode="after")
     def _check_range(self) -> TaskConfig:
-        if self.tau_range is not None:
-            lo, hi = self.tau_range
-            if not 0 < lo <= hi:
-                raise ValueError("tau_range must satisfy 0 < low <= high")
+        for name in ("tau_range", "label_scale_range"):
+            bounds = getattr(self, name)
+            if bounds is not None and not 0 < bounds[0] <= bounds[1]:
+                raise ValueError(f"{name} must satisfy 0 < low <= high")
         return self
 
 
@@ -156,6 +163,9 @@ class TaskSampler:
         u_tau = torch.rand(batch_size, generator=g, dtype=torch.float64)
         xs = torch.randn(batch_size, K, d, generator=g, dtype=torch.float64)
         noise = torch.randn(batch_size, K, generator=g, dtype=torch.float64)
+        u_scale = torch.rand(
+            batch_size, generator=g, dtype=torch.float64
+        )  # drawn last: older draws unchanged
 
         a = cfg.alpha if alpha is None else alpha
         if family == "discrete":
@@ -170,13 +180,20 @@ class TaskSampler:
         else:
             taus = torch.full((batch_size,), cfg.tau, dtype=torch.float64)
         w_cont = z * taus[:, None]
+        noise_scale = torch.full((batch_size,), cfg.sigma, dtype=torch.float64)
+        if cfg.label_scale_range is not None:
+            lo, hi = cfg.label_scale_range
+            scale = torch.exp(np.log(lo) + u_scale * (np.log(hi) - np.log(lo)))
+            scale = torch.where(is_discrete, torch.ones_like(scale), scale)
+            w_cont = w_cont * scale[:, None]
+            noise_scale = noise_scale * scale
         ws = torch.where(is_discrete[:, None], self.pool[pool_index], w_cont)
 
         if d_active is not None and d_active < d:
             xs[..., d_active:] = 0.0
         if n_points is not None and n_points < K:
             xs, noise = xs[:, :n_points], noise[:, :n_points]
-        ys = torch.einsum("bkd,bd->bk", xs, ws) + cfg.sigma * noise
+        ys = torch.einsum("bkd,bd->bk", xs, ws) + noise_scale[:, None] * noise
         return Batch(
             xs=xs.to(self.dtype),
             ys=ys.to(self.dtype),
