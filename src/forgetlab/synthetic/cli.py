@@ -55,7 +55,9 @@ def pretrain_cmd(
 @click.option("--lr", type=float, default=None, help="override finetune.lr")
 @click.option("--steps", type=int, default=None, help="override finetune.steps")
 @click.option("--batch-size", type=int, default=None, help="override finetune.batch_size")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="config override, repeatable")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="config override, repeatable"
+)
 @click.option("--device", default=None, help=_DEVICE_HELP)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def finetune_cmd(
@@ -83,30 +85,59 @@ def finetune_cmd(
 
 @synthetic.command("reproduce")
 @click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. train.steps=2000")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config"
+)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. train.steps=2000"
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="run directory (rerun resumes)"
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: best available)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def reproduce_cmd(
-    preset: str, config_file: str | None, overrides: tuple[str, ...], out: str, device: str | None, quiet: bool
+    preset: str,
+    config_file: str | None,
+    overrides: tuple[str, ...],
+    out: str,
+    device: str | None,
+    quiet: bool,
 ) -> None:
     """Pretrain -> fine-tune -> evaluate -> conjugate sweep; writes metrics.json, report.md, figures."""
     from forgetlab.synthetic.reproduce import reproduce, reproduce_config
 
     cfg = reproduce_config(preset, config_file, overrides)
-    m = reproduce(cfg, out, device=device, show_progress=not quiet, log=lambda s: click.echo(s, err=True))
+    m = reproduce(
+        cfg, out, device=device, show_progress=not quiet, log=lambda s: click.echo(s, err=True)
+    )
     _echo_summary(m, out)
 
 
 @synthetic.command("analyze")
-@click.option("--pretrained", "pretrained_dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--finetuned", "finetuned_dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="where metrics/report go")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="analysis setting, e.g. yscale=[1.5,2]")
+@click.option(
+    "--pretrained", "pretrained_dir", required=True, type=click.Path(file_okay=False, exists=True)
+)
+@click.option(
+    "--finetuned", "finetuned_dir", required=True, type=click.Path(file_okay=False, exists=True)
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="where metrics/report go"
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="analysis setting, e.g. yscale=[1.5,2]",
+)
 @click.option("--device", default=None, help="cpu, cuda ... (default: best available)")
 def analyze_cmd(
-    pretrained_dir: str, finetuned_dir: str, out: str, overrides: tuple[str, ...], device: str | None
+    pretrained_dir: str,
+    finetuned_dir: str,
+    out: str,
+    overrides: tuple[str, ...],
+    device: str | None,
 ) -> None:
     """Analyse an existing pretrained / fine-tuned pair (errors, λ̂, distance bins, conjugates)."""
     from pathlib import Path
@@ -116,15 +147,24 @@ def analyze_cmd(
 
     acfg = validate(AnalysisConfig, parse_overrides(overrides))
     m = analyze_pair(
-        Path(pretrained_dir), Path(finetuned_dir), Path(out), acfg, device=device, log=lambda s: click.echo(s, err=True)
+        Path(pretrained_dir),
+        Path(finetuned_dir),
+        Path(out),
+        acfg,
+        device=device,
+        log=lambda s: click.echo(s, err=True),
     )
     _echo_summary(m, out)
 
 
 def _echo_summary(m: dict, out: str) -> None:
     pt, ft, cj = m["pretrained"], m["finetuned"], m["conjugate"]
-    click.echo(f"continuous error: pretrained {pt['continuous_error']:.4f}  fine-tuned {ft['continuous_error']:.4f}")
-    click.echo(f"discrete error:   pretrained {pt['discrete_error']:.4f}  fine-tuned {ft['discrete_error']:.4f}")
+    click.echo(
+        f"continuous error: pretrained {pt['continuous_error']:.4f}  fine-tuned {ft['continuous_error']:.4f}"
+    )
+    click.echo(
+        f"discrete error:   pretrained {pt['discrete_error']:.4f}  fine-tuned {ft['discrete_error']:.4f}"
+    )
     click.echo(
         f"best conjugate {cj['best']['name']}: continuous {cj['continuous_error']:.4f}, "
         f"recovered fraction {m['recovered_fraction']:.3f}"
@@ -137,11 +177,17 @@ def _echo_summary(m: dict, out: str) -> None:
 
 @synthetic.command("baselines")
 @click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. task.alpha=0.3")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config"
+)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. task.alpha=0.3"
+)
 @click.option("--n-prompts", type=int, default=None, help="prompts per family (eval.n_prompts)")
 @click.option("--seed", type=int, default=None, help="seed of the evaluation prompts")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="writes baselines.json/.png")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="writes baselines.json/.png"
+)
 @click.option("--overwrite", is_flag=True, help="reuse an --out made with a different config")
 def baselines_cmd(
     preset: str,
@@ -165,5 +211,7 @@ def baselines_cmd(
     result = run_baselines(cfg, out, overwrite=overwrite)
     click.echo(format_table(result))
     if result["bayes_sigma"] != cfg.task.sigma:
-        click.echo(f"note: task.sigma = {cfg.task.sigma}; Bayes predictors use sigma = {result['bayes_sigma']:g}")
+        click.echo(
+            f"note: task.sigma = {cfg.task.sigma}; Bayes predictors use sigma = {result['bayes_sigma']:g}"
+        )
     click.echo(f"wrote {out}/baselines.json and {out}/baselines.png")
