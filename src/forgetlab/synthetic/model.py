@@ -164,14 +164,14 @@ class InContextRegressor(nn.Module):
         w, b = self.read_in.weight, self.read_in.bias
         hx = F.linear(xs, w[:, 1:], b)
         hy = torch.addcmul(b, ys.unsqueeze(-1), w[:, 0])
-        return torch.stack((hx, hy), dim=2).view(B, 2 * K, -1)[:, :T] + self.pos[:T]
+        return torch.stack((hx, hy), dim=2).view(B, 2 * K, w.shape[0])[:, :T] + self.pos[:T]
 
     def forward(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         K = xs.shape[1]
         if self.max_points < K:
             raise ValueError(f"prompt has {K} examples; the model was built for {self.max_points}")
         # The last y token precedes no x token, so no prediction can see it: leave it out.
-        h = self.embed(xs, ys, n_tokens=2 * K - 1)
+        h = self.embed(xs, ys, n_tokens=max(2 * K - 1, 0))
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             h = block(h, x_only=i == last)  # the read-out never needs the y positions
