@@ -99,6 +99,7 @@ def main() -> None:
     models: dict[str, nn.Module] = {
         "ours": ours,
         "ours_no_onednn": build_model(task, shape),
+        "ours_gelu_tanh": build_model(task, shape.model_copy(update={"activation": "gelu_tanh"})),
         "hf_gpt2": HFGPT2Regressor(args.d, args.points, args.layers, args.width, args.heads, None),
         "hf_gpt2_eager": HFGPT2Regressor(
             args.d, args.points, args.layers, args.width, args.heads, "eager"
@@ -130,6 +131,7 @@ def main() -> None:
         )
     print(f"ratio_no_onednn_vs_hf_gpt2={med['hf_gpt2'] / med['ours_no_onednn']:.2f}")
     print(f"ratio_vs_hf_gpt2_eager={med['hf_gpt2_eager'] / med['ours']:.2f}")
+    print(f"ratio_same_activation_vs_hf_gpt2={med['hf_gpt2'] / med['ours_gelu_tanh']:.2f}")
     print(f"ratio_vs_hf_gpt2={med['hf_gpt2'] / med['ours']:.2f}")
 
 

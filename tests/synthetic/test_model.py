@@ -96,13 +96,17 @@ def _reference_block(block: Block, h: torch.Tensor) -> torch.Tensor:
         heads.append(torch.softmax(scores, dim=-1) @ v[..., sl])
     h = h + block.proj(torch.cat(heads, dim=-1))
     m = block.fc(block.ln_2(h))
-    gelu = 0.5 * m * (1 + torch.tanh(math.sqrt(2 / math.pi) * (m + 0.044715 * m**3)))
+    if block.gelu_approximate == "tanh":  # GPT-2's approximation
+        gelu = 0.5 * m * (1 + torch.tanh(math.sqrt(2 / math.pi) * (m + 0.044715 * m**3)))
+    else:  # exact GELU: x * Phi(x)
+        gelu = 0.5 * m * (1 + torch.erf(m / math.sqrt(2)))
     return h + block.fc_out(gelu)
 
 
-def test_block_matches_brute_force_attention():
+@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
+def test_block_matches_brute_force_attention(activation):
     torch.manual_seed(1)
-    block = Block(n_embd=24, n_head=3, mlp_ratio=4)
+    block = Block(n_embd=24, n_head=3, mlp_ratio=4, activation=activation)
     with torch.no_grad():
         for p in block.parameters():
             p.normal_(0, 0.3)

@@ -67,7 +67,9 @@ def relevant_config(cfg: SyntheticConfig) -> dict[str, Any]:
 
 def evaluate_baselines(cfg: SyntheticConfig) -> dict[str, Any]:
     """Mean and standard error of each predictor's normalised error per k, per family."""
-    task = cfg.task.model_copy(update={"tau_range": None, "label_scale_range": None})  # Bayes references use nominal τ
+    task = cfg.task.model_copy(
+        update={"tau_range": None, "label_scale_range": None}
+    )  # Bayes references use nominal τ
     sampler = TaskSampler(task, seed=cfg.seed, dtype=torch.float64)
     preds = predictors(task, sampler.pool)
     n, bs, K = cfg.eval.n_prompts, cfg.eval.batch_size, task.n_points

@@ -92,9 +92,10 @@ def linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
 class Block(nn.Module):
     """Pre-LN transformer block: ``h + attn(ln(h))`` then ``h + mlp(ln(h))``."""
 
-    def __init__(self, n_embd: int, n_head: int, mlp_ratio: int) -> None:
+    def __init__(self, n_embd: int, n_head: int, mlp_ratio: int, activation: str = "gelu") -> None:
         super().__init__()
         self.n_head = n_head
+        self.gelu_approximate = "tanh" if activation == "gelu_tanh" else "none"
         self.ln_1 = nn.LayerNorm(n_embd)
         self.qkv = nn.Linear(n_embd, 3 * n_embd)
         self.proj = nn.Linear(n_embd, n_embd)
@@ -119,7 +120,7 @@ class Block(nn.Module):
         else:
             att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         h = h + linear(att.transpose(1, 2).reshape(B, h.shape[1], C), self.proj)
-        m = F.gelu(linear(self.ln_2(h), self.fc), approximate="tanh")
+        m = F.gelu(linear(self.ln_2(h), self.fc), approximate=self.gelu_approximate)
         return h + linear(m, self.fc_out)
 
 
@@ -133,7 +134,7 @@ class InContextRegressor(nn.Module):
         self.read_in = nn.Linear(task.d + 1, cfg.n_embd)
         self.pos = nn.Parameter(torch.zeros(2 * task.n_points, cfg.n_embd))
         self.blocks = nn.ModuleList(
-            Block(cfg.n_embd, cfg.n_head, cfg.mlp_ratio) for _ in range(cfg.n_layer)
+            Block(cfg.n_embd, cfg.n_head, cfg.mlp_ratio, cfg.activation) for _ in range(cfg.n_layer)
         )
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.read_out = nn.Linear(cfg.n_embd, 1)
