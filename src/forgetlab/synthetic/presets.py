@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from forgetlab.config import StrictModel, build_config
+from forgetlab.config import StrictModel, build_config, deep_merge
 from forgetlab.synthetic.tasks import TaskConfig
 
 Schedule = Literal["cosine", "constant", "linear"]
@@ -176,32 +176,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "finetune": {"alpha": 1.0, "steps": 500, "batch_size": 64, "lr": 1e-4},
         "eval": {"n_prompts": 2048, "batch_size": 1024},
     },
-    # The cpu recipe pretrained over label scales (continuous sequences: w and noise times
-    # s ~ logU[0.5, 4]) so that the paper's y-scaling conjugate stays in distribution.
-    "cpu-yscale": {
-        "seed": 0,
-        "task": {
-            "d": 5,
-            "n_points": 16,
-            "pool_size": 8,
-            "alpha": 0.5,
-            "sigma": 0.5,
-            "tau": 1.0,
-            "label_scale_range": [0.5, 4.0],
-        },
-        "model": {"n_layer": 4, "n_embd": 64, "n_head": 2, "init_std": 0.1},
-        "train": {
-            "steps": 8000,
-            "batch_size": 64,
-            "lr": 3e-3,
-            "warmup_steps": 200,
-            "schedule": "cosine",
-            "checkpoint_every": 500,
-            "log_every": 50,
-        },
-        "finetune": {"alpha": 1.0, "steps": 500, "batch_size": 64, "lr": 1e-4},
-        "eval": {"n_prompts": 2048, "batch_size": 1024},
-    },
     "raventos": {
         "seed": 0,
         "task": {"d": 8, "n_points": 16, "pool_size": 64, "alpha": 0.5, "sigma": 0.5, "tau": 1.0},
@@ -258,6 +232,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval": {"n_prompts": 4096, "batch_size": 1024},
     },
 }
+
+
+# The cpu recipe pretrained over label scales (continuous sequences: w and noise times
+# s ~ logU[0.5, 4]) so that the paper's y-scaling conjugate stays in distribution.
+PRESETS["cpu-yscale"] = deep_merge(PRESETS["cpu"], {"task": {"label_scale_range": [0.5, 4.0]}})
 
 
 def synthetic_config(
