@@ -271,3 +271,23 @@ def test_not_a_model_directory(tmp_path):
     with pytest.raises(ForgetlabError, match="cannot load model") as err:
         load_backend(str(tmp_path))
     assert "\n" not in str(err.value)
+
+
+def test_finetune_output_dir_loads_and_declares_its_base(tmp_path, tiny_model_dir):
+    """A `forgetlab finetune` output directory (DIR/model + marker) loads as DIR and names its base."""
+    import json
+    import shutil
+
+    from forgetlab.llm.evaluate import pair_note
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "model")
+    (run / "model" / "forgetlab_model.json").write_text(
+        json.dumps({"base_model": "packaged:base-x"})
+    )
+    tuned = load_backend(str(run), device="cpu")
+    assert tuned.identity.extra["base_model"] == "packaged:base-x"
+    note = pair_note({"name": "packaged:base-x", "extra": {}}, tuned.identity.as_dict())
+    assert note["matched"] is True
+    plain = load_backend(str(tiny_model_dir), device="cpu")
+    assert "base_model" not in plain.identity.extra

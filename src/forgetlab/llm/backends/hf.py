@@ -191,7 +191,12 @@ class HFBackend(Backend):
             info["converted_cache"] = str(cached)
             load_from, revision = str(cached), revision or "sha256:" + info["gguf_sha256"][:16]
         elif path.is_dir():
+            if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
+                path = path / "model"  # a `forgetlab finetune` output directory
             load_from = str(path)
+            base_model = read_marker(path).get("base_model")
+            if base_model:  # written by `forgetlab finetune`: lets reports verify the pair
+                info.setdefault("base_model", base_model)
         elif path.is_absolute() or source.startswith((".", "~")) or source.count("/") > 1:
             raise ForgetlabError(f"model directory not found: {path}")
         dev = resolve_device(device)
