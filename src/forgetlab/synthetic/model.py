@@ -28,17 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from forgetlab.kernels import onednn_available, onednn_mm
 from forgetlab.synthetic.presets import ModelConfig
 from forgetlab.synthetic.tasks import TaskConfig
 
-_ONEDNN_LINEAR = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
-USE_ONEDNN = bool(torch.backends.mkldnn.is_available() and _ONEDNN_LINEAR is not None)
+USE_ONEDNN = onednn_available()
 """Route float32 CPU linear maps through oneDNN; set to ``False`` to fall back to ``F.linear``."""
-
-
-def _onednn_mm(a: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``a @ w.T + bias`` by oneDNN's float32 matmul (accepts strided ``a`` and ``w``)."""
-    return _ONEDNN_LINEAR(a, w, bias, "none", [], "")  # type: ignore[misc]
+_onednn_mm = onednn_mm
 
 
 class _OneDNNLinear(torch.autograd.Function):

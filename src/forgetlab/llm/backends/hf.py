@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.kernels import onednn_available, onednn_inference
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
 from forgetlab.llm.backends.hf_generate import generate
 
@@ -132,6 +133,9 @@ class HFBackend(Backend):
         self.batch_size = batch_size
         self.backend = backend
         self.extra = dict(extra or {})
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        if first is not None and first.device.type == "cpu" and first.dtype == torch.float32:
+            self.extra["cpu_linear_kernel"] = "onednn" if onednn_available() else "default"
         self.pad_id, self.eos_ids = self._special_ids()
 
     # ------------------------------------------------------------------ construction
@@ -319,17 +323,18 @@ class HFBackend(Backend):
         was_training = bool(getattr(self.model, "training", False))
         self.model.eval()
         try:
-            new_ids = generate(
-                self.model,
-                encoded,
-                batch_size=self.batch_size,
-                max_new_tokens=config.max_new_tokens,
-                pad_id=self.pad_id,
-                eos_ids=self.eos_ids,
-                temperature=config.temperature,
-                seed=config.seed,
-                stop_check=check,
-            )
+            with onednn_inference(self.model):  # same float32 math, faster CPU kernel
+                new_ids = generate(
+                    self.model,
+                    encoded,
+                    batch_size=self.batch_size,
+                    max_new_tokens=config.max_new_tokens,
+                    pad_id=self.pad_id,
+                    eos_ids=self.eos_ids,
+                    temperature=config.temperature,
+                    seed=config.seed,
+                    stop_check=check,
+                )
         finally:
             if was_training:
                 self.model.train()
