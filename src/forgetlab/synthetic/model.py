@@ -34,7 +34,6 @@ from forgetlab.synthetic.tasks import TaskConfig
 
 USE_ONEDNN = onednn_available()
 """Route float32 CPU linear maps through oneDNN; set to ``False`` to fall back to ``F.linear``."""
-_onednn_mm = onednn_mm
 
 
 class _OneDNNLinear(torch.autograd.Function):
@@ -50,7 +49,7 @@ class _OneDNNLinear(torch.autograd.Function):
         x2 = x.reshape(-1, x.shape[-1])
         ctx.save_for_backward(x2, weight)
         ctx.has_bias = bias is not None  # type: ignore[attr-defined]
-        return _onednn_mm(x2, weight, bias).view(*x.shape[:-1], weight.shape[0])
+        return onednn_mm(x2, weight, bias).view(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -60,13 +59,13 @@ class _OneDNNLinear(torch.autograd.Function):
         x2, weight = ctx.saved_tensors  # type: ignore[attr-defined]
         g2 = grad.reshape(-1, grad.shape[-1])
         need_x, need_w, need_b = ctx.needs_input_grad  # type: ignore[attr-defined]
-        gx = _onednn_mm(g2, weight.t(), None).view(*grad.shape[:-1], -1) if need_x else None
+        gx = onednn_mm(g2, weight.t(), None).view(*grad.shape[:-1], -1) if need_x else None
         gw = None
         if need_w:  # oneDNN copies a transposed input: transpose the narrower of g2 and x2
             if weight.shape[0] > weight.shape[1]:
-                gw = _onednn_mm(x2.t(), g2.t(), None).t().contiguous()
+                gw = onednn_mm(x2.t(), g2.t(), None).t().contiguous()
             else:
-                gw = _onednn_mm(g2.t(), x2.t(), None)
+                gw = onednn_mm(g2.t(), x2.t(), None)
         gb = g2.sum(0) if need_b and ctx.has_bias else None  # type: ignore[attr-defined]
         return gx, gw, gb
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from forgetlab.data import data_path
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks import check_languages
 
 BENCHMARK = "harmful"
 LANGUAGES: tuple[str, ...] = ("en", "ja", "hu", "sw", "ml")
@@ -80,13 +81,7 @@ def selected_indices(*, all_prompts: bool = False, limit: int | None = None) -> 
 
 
 def _check_languages(languages: Iterable[str]) -> list[str]:
-    langs = list(languages)
-    bad = [lang for lang in langs if lang not in LANGUAGES]
-    if bad:
-        raise ForgetlabError(
-            f"unknown language(s) {', '.join(bad)} for benchmark harmful (known: {', '.join(LANGUAGES)})"
-        )
-    return langs
+    return check_languages(languages, LANGUAGES, "harmful")
 
 
 def harmful_prompts(

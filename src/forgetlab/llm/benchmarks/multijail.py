@@ -16,6 +16,7 @@ from typing import Any
 
 from forgetlab.data import data_path
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks import check_languages
 
 BENCHMARK = "multijail"
 N_PROMPTS = 315
@@ -59,13 +60,7 @@ def read_multijail() -> tuple[dict[str, str], ...]:
 
 
 def _check_languages(languages: Iterable[str]) -> list[str]:
-    langs = list(languages)
-    bad = [lang for lang in langs if lang not in LANGUAGES]
-    if bad:
-        raise ForgetlabError(
-            f"unknown language(s) {', '.join(bad)} for benchmark multijail (known: {', '.join(LANGUAGES)})"
-        )
-    return langs
+    return check_languages(languages, LANGUAGES, "multijail")
 
 
 def multijail_prompts(
