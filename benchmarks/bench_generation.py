@@ -50,10 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--skip-hf-batched", action="store_true")
     ap.add_argument("--bf16", action="store_true", help="also time forgetlab with bfloat16 compute")
+    ap.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="leave glibc's allocator thresholds alone (forgetlab.cpu_memory)",
+    )
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.no_malloc_tuning:
+        os.environ["FORGETLAB_MALLOC_TUNING"] = "0"
+    from forgetlab.cpu_memory import retain_freed_memory
+
+    # Process-wide, so every method below (the reference loop too) runs under it.
+    malloc_tuned = retain_freed_memory()
+    print(f"glibc thresholds raised (forgetlab.cpu_memory): {malloc_tuned}")
 
     from forgetlab.llm.backends import GenerationConfig, load_backend
     from forgetlab.llm.backends.hf import HFBackend
@@ -177,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
+        "retain_freed_memory": malloc_tuned,
         "platform": platform.platform(),
         "results": summary,
     }

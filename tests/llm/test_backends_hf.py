@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
+from llm_reference import SHARED, encode_all, naive_greedy
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends import GenerationConfig, load_backend, parse_spec
@@ -16,43 +16,22 @@ from forgetlab.llm.backends.hf import HFBackend, cut_at_stop
 from forgetlab.llm.backends.hf_generate import cache_is_mergeable, common_prefix_length, generate
 
 
-def naive_greedy(model: Any, ids: list[int], n: int, eos: set[int] | None = None) -> list[int]:
-    """Reference: recompute the whole sequence for every token, no cache, no padding."""
-    seq = list(ids)
-    out: list[int] = []
-    with torch.no_grad():
-        for _ in range(n):
-            nxt = int(model(torch.tensor([seq])).logits[0, -1].argmax())
-            if nxt in (eos or ()):
-                break
-            out.append(nxt)
-            seq.append(nxt)
-    return out
-
-
-def encode_all(tok: Any, prompts: list[str], bos: bool = False) -> list[list[int]]:
-    out = []
-    for p in prompts:
-        ids = tok(p, add_special_tokens=False)["input_ids"]
-        out.append([tok.bos_token_id, *ids] if bos else list(ids))
-    return out
-
-
-SHARED = "Capitalize every character.\n\nInput: "
-
-
 @pytest.mark.parametrize(
-    ("arch", "batch_size", "unpadded", "shared_prefix"),
+    ("arch", "batch_size", "prefill", "shared_prefix"),
     [
-        ("llama", 1, True, False),
-        ("llama", 3, True, False),
-        ("llama", 4, True, True),  # shared-instruction cache reused, caches merged
-        ("llama", 3, False, True),  # left-padded batch prompt pass
-        ("gemma3", 3, True, True),  # sliding-window cache: falls back to the padded path
+        ("llama", 1, "packed", False),
+        ("llama", 3, "packed", False),  # one packed prompt pass per batch
+        ("llama", 4, "packed", True),  # shared-instruction cache reused by the packed pass
+        ("llama", 7, "packed", True),
+        ("llama", 1, "unpadded", False),
+        ("llama", 3, "unpadded", False),
+        ("llama", 4, "unpadded", True),  # prompts one by one, caches merged
+        ("llama", 3, "padded", True),  # left-padded batch prompt pass
+        ("gemma3", 3, "packed", True),  # sliding-window cache: falls back to the padded path
     ],
 )
 def test_batched_kv_generation_equals_bruteforce(
-    tiny_model_factory, tiny_tokenizer, tiny_prompts, arch, batch_size, unpadded, shared_prefix
+    tiny_model_factory, tiny_tokenizer, tiny_prompts, arch, batch_size, prefill, shared_prefix
 ):
     model = tiny_model_factory(tiny_tokenizer, arch)
     texts = [SHARED + p for p in tiny_prompts] if shared_prefix else tiny_prompts
@@ -66,7 +45,7 @@ def test_batched_kv_generation_equals_bruteforce(
         max_new_tokens=7,
         pad_id=0,
         eos_ids=[],
-        unpadded_prefill=unpadded,
+        prefill=prefill,
     )
     assert got == [naive_greedy(model, e, 7) for e in enc]
 

@@ -9,7 +9,8 @@ recorded in :attr:`HFBackend.identity`:
 - **Chat template**: ``chat()`` renders the conversation with the tokenizer's template and
   ``add_generation_prompt=True``; the template's hash is recorded. With
   ``chat_template=False`` the message texts are sent raw (joined by blank lines).
-- **Batching**: left-padded, length-sorted batches with a KV cache (see :mod:`hf_generate`).
+- **Batching**: length-sorted batches; one packed prompt pass per batch, then left-padded
+  decoding with a preallocated KV cache (see :mod:`hf_generate` and :mod:`packed`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import torch
 
+from forgetlab.cpu_memory import retain_freed_memory
 from forgetlab.errors import ForgetlabError
 from forgetlab.kernels import onednn_available, onednn_inference
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
@@ -136,6 +138,8 @@ class HFBackend(Backend):
         first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
         if first is not None and first.device.type == "cpu" and first.dtype == torch.float32:
             self.extra["cpu_linear_kernel"] = "onednn" if onednn_available() else "default"
+        if first is not None and first.device.type == "cpu":
+            self.extra["retain_freed_memory"] = retain_freed_memory()
         self.pad_id, self.eos_ids = self._special_ids()
 
     # ------------------------------------------------------------------ construction

@@ -1,18 +1,20 @@
 """A small batched decoding loop for Hugging Face causal LMs (greedy or seeded sampling).
 
-Why not ``model.generate``: the benchmark needs many short generations (10 tokens after a
-~120-token prompt), where most of the time goes into the prompt pass and into per-call
+Why not ``model.generate``: the benchmark needs many short generations (10 new tokens after
+a ~120-token prompt), where most of the time goes into the prompt pass and into per-call
 overhead. This loop
 
-- runs the prompt pass of each prompt without padding, computing the prefix that all
-  prompts share (the task instruction) once, then merges the per-prompt key/value caches into
-  one left-padded batch for the token-by-token phase (models with sliding-window or other
-  special caches fall back to a left-padded batch prompt pass);
+- runs the prompt pass of a whole batch as one *packed* sequence without padding (each
+  prompt attends only to itself, see :mod:`packed`), computing the prefix that all prompts
+  share (the task instruction) once, then gathers the keys/values into one left-padded,
+  preallocated cache for the token-by-token phase. Models whose attention is not SDPA run
+  the prompts one by one instead (``prefill="unpadded"``); models with sliding-window or
+  other special caches use a left-padded batch prompt pass (``prefill="padded"``);
 - sorts prompts by length before batching (results come back in the caller's order);
 - passes explicit position ids, so every row sees the positions it would see alone;
-- computes logits for the last position only during the prompt pass (``logits_to_keep=1``;
-  the 49k-262k-word output layer would otherwise dominate);
-- reuses the key/value cache for every new token and drops finished rows from the batch.
+- computes logits for the last position of each prompt only (the 49k-262k-word output
+  layer would otherwise dominate);
+- writes each new token's keys/values in place and drops finished rows from the batch.
 
 The completion is the list of token ids generated after the prompt (never a slice of a
 decoded string). Greedy decoding is deterministic; sampling uses a generator seeded per call.
@@ -22,12 +24,20 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from forgetlab.llm.backends.packed import (
+    gather_left_padded,
+    is_plain_dynamic,
+    prefill_packed,
+    supports_packing,
+)
+
 StopCheck = Callable[[list[int]], bool]
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), batch of one
+Prefill = Literal["packed", "unpadded", "padded"]
 
 
 def supports_logits_to_keep(model: torch.nn.Module) -> bool:
@@ -51,18 +61,6 @@ def _next_tokens(
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
 
-def _plain_dynamic(cache: Any) -> bool:
-    """True for a cache of plain full-attention layers, whose tensors we may re-pad and merge."""
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
-    layers = list(getattr(cache, "layers", None) or [])
-    return (
-        type(cache) is DynamicCache
-        and bool(layers)
-        and all(type(x) is DynamicLayer for x in layers)
-    )
-
-
 @torch.inference_mode()
 def cache_is_mergeable(model: torch.nn.Module) -> bool:
     """Probe with a one-token pass whether the model's cache can be re-padded and merged."""
@@ -71,7 +69,7 @@ def cache_is_mergeable(model: torch.nn.Module) -> bool:
         out = model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=device), use_cache=True)
     except Exception:  # exotic models: use the padded path, which only needs generate-style calls
         return False
-    return _plain_dynamic(getattr(out, "past_key_values", None))
+    return is_plain_dynamic(getattr(out, "past_key_values", None))
 
 
 def common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
@@ -109,7 +107,7 @@ def prefill_unpadded(
     if n_prefix >= min_prefix:
         ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
         cache = model(input_ids=ids, use_cache=True).past_key_values
-        if not _plain_dynamic(cache):
+        if not is_plain_dynamic(cache):
             return None
         prefix = [(layer.keys, layer.values) for layer in cache.layers]
     else:
@@ -126,7 +124,7 @@ def prefill_unpadded(
         out = model(
             input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True, **kwargs
         )
-        if not _plain_dynamic(out.past_key_values):
+        if not is_plain_dynamic(out.past_key_values):
             return None
         kvs.append([(layer.keys, layer.values) for layer in out.past_key_values.layers])
         logits.append(out.logits[0, -1])
@@ -179,6 +177,37 @@ def prefill_padded(
     return out.past_key_values, out.logits[:, -1, :], mask
 
 
+def _prefill(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    *,
+    prefill: Prefill,
+    pad_id: int,
+    keep_last_only: bool,
+    reserve: int,
+) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """Prompt pass by the requested strategy, falling back when the model's cache can't be
+    merged: decoding cache, last-position logits, attention mask."""
+    if prefill == "packed":
+        n_prefix = common_prefix_length(prompts)
+        packed = prefill_packed(
+            model,
+            prompts,
+            prefix=n_prefix if n_prefix >= 4 else 0,
+            keep_last_only=keep_last_only,
+        )
+        if packed is not None:
+            cache, mask = gather_left_padded(packed, range(len(prompts)), reserve=reserve)
+            return cache, packed.logits, mask
+    if prefill in ("packed", "unpadded"):
+        done = prefill_unpadded(model, prompts, keep_last_only=keep_last_only)
+        if done is not None:
+            kvs, logits = done
+            cache, mask = merge_left_padded(kvs)
+            return cache, logits, mask
+    return prefill_padded(model, prompts, pad_id=pad_id, keep_last_only=keep_last_only)
+
+
 @torch.inference_mode()
 def generate_batch(
     model: torch.nn.Module,
@@ -191,7 +220,7 @@ def generate_batch(
     generator: torch.Generator | None = None,
     stop_check: StopCheck | None = None,
     keep_last_only: bool = True,
-    unpadded_prefill: bool = True,
+    prefill: Prefill = "packed",
 ) -> list[list[int]]:
     """Generate up to ``max_new_tokens`` ids for one batch of token-id prompts."""
     if max_new_tokens <= 0 or not prompts:
@@ -199,18 +228,14 @@ def generate_batch(
     if any(len(p) == 0 for p in prompts):
         raise ValueError("cannot generate from an empty prompt (no tokens and no BOS)")
     device = next(model.parameters()).device
-    done = (
-        prefill_unpadded(model, prompts, keep_last_only=keep_last_only)
-        if unpadded_prefill
-        else None
+    cache, logits, mask = _prefill(
+        model,
+        prompts,
+        prefill=prefill,
+        pad_id=pad_id,
+        keep_last_only=keep_last_only,
+        reserve=max_new_tokens - 1,
     )
-    if done is not None:
-        kvs, logits = done
-        cache, mask = merge_left_padded(kvs)
-    else:
-        cache, logits, mask = prefill_padded(
-            model, prompts, pad_id=pad_id, keep_last_only=keep_last_only
-        )
     last_pos = torch.tensor([len(p) - 1 for p in prompts], device=device)
     eos = set(int(e) for e in eos_ids)
 
@@ -260,7 +285,7 @@ def generate(
     seed: int = 0,
     stop_check: StopCheck | None = None,
     sort_by_length: bool = True,
-    unpadded_prefill: bool = True,
+    prefill: Prefill = "packed",
 ) -> list[list[int]]:
     """Generate for all prompts in length-sorted batches; results in the input order."""
     if batch_size < 1:
@@ -270,7 +295,10 @@ def generate(
         order.sort(key=lambda i: -len(prompts[i]))
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
     keep_last = supports_logits_to_keep(model)
-    unpadded_prefill = unpadded_prefill and cache_is_mergeable(model)
+    if prefill != "padded" and not cache_is_mergeable(model):
+        prefill = "padded"
+    if prefill == "packed" and not supports_packing(model):
+        prefill = "unpadded"
     results: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
@@ -284,7 +312,7 @@ def generate(
             generator=generator,
             stop_check=stop_check,
             keep_last_only=keep_last,
-            unpadded_prefill=unpadded_prefill,
+            prefill=prefill,
         )
         for i, new in zip(chunk, outs, strict=True):
             results[i] = new
