@@ -23,4 +23,3 @@ def test_applies_on_glibc_and_is_idempotent(fresh_state):
 def test_switched_off_by_environment(fresh_state, monkeypatch):
     monkeypatch.setenv("FORGETLAB_MALLOC_TUNING", "0")
     assert cpu_memory.retain_freed_memory() is False
-

@@ -107,3 +107,26 @@ def test_split_packs_respects_budget_and_keeps_order():
     assert _split_packs([5, 5, 5], 10) == [[0, 1], [2]]
     assert _split_packs([20, 1, 1], 10) == [[0], [1, 2]]  # an oversized prompt gets its own pack
     assert _split_packs([3], 1) == [[0]]
+
+
+def test_sliding_window_model_packs_only_what_fits_in_the_window(
+    tiny_model_factory, tiny_tokenizer, monkeypatch
+):
+    import forgetlab.llm.backends.hf_generate as hg
+
+    model = tiny_model_factory(tiny_tokenizer, "gemma3")  # window 8 on its sliding layer
+    assert hg.merge_limit(model) == 8
+    calls: list[int] = []
+    real = hg.prefill_packed
+    monkeypatch.setattr(
+        hg, "prefill_packed", lambda m, p, **kw: calls.append(len(p)) or real(m, p, **kw)
+    )
+    short = [[5, 9], [7, 8, 11], [12], [9, 9, 9]]
+    got = generate(model, short, batch_size=4, max_new_tokens=5, pad_id=0, eos_ids=[])
+    assert calls == [4]  # 3 prompt tokens + 5 new <= 8: packed, and exact
+    assert got == [naive_greedy(model, e, 5) for e in short]
+    calls.clear()
+    longer = [*short, list(range(20, 27))]  # 7 + 5 > 8: the window binds, padded pass
+    got = generate(model, longer, batch_size=5, max_new_tokens=5, pad_id=0, eos_ids=[])
+    assert calls == []
+    assert got == [naive_greedy(model, e, 5) for e in longer]

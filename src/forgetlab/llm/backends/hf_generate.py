@@ -8,8 +8,10 @@ overhead. This loop
   prompt attends only to itself, see :mod:`packed`), computing the prefix that all prompts
   share (the task instruction) once, then gathers the keys/values into one left-padded,
   preallocated cache for the token-by-token phase. Models whose attention is not SDPA run
-  the prompts one by one instead (``prefill="unpadded"``); models with sliding-window or
-  other special caches use a left-padded batch prompt pass (``prefill="padded"``);
+  the prompts one by one instead (``prefill="unpadded"``). Sliding-window models take these
+  paths while the whole sequence fits in the window (where the window changes nothing);
+  longer sequences and other special caches use a left-padded batch prompt pass
+  (``prefill="padded"``);
 - sorts prompts by length before batching (results come back in the caller's order);
 - passes explicit position ids, so every row sees the positions it would see alone;
 - computes logits for the last position of each prompt only (the 49k-262k-word output
@@ -23,6 +25,7 @@ decoded string). Greedy decoding is deterministic; sampling uses a generator see
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -62,14 +65,33 @@ def _next_tokens(
 
 
 @torch.inference_mode()
-def cache_is_mergeable(model: torch.nn.Module) -> bool:
-    """Probe with a one-token pass whether the model's cache can be re-padded and merged."""
+def merge_limit(model: torch.nn.Module) -> int:
+    """Longest sequence (prompt + new tokens) whose cache may be re-padded and merged.
+
+    Probed with a one-token pass. Plain full-attention caches have no limit. Sliding-window
+    layers (Gemma 2/3, Mistral...) behave exactly like full attention while the whole
+    sequence fits in the window, so up to the smallest window their keys/values can be kept
+    in plain layers too. Anything else (recurrent state, chunked attention...) gives 0.
+    """
+    from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
     device = next(model.parameters()).device
     try:
         out = model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=device), use_cache=True)
     except Exception:  # exotic models: use the padded path, which only needs generate-style calls
-        return False
-    return is_plain_dynamic(getattr(out, "past_key_values", None))
+        return 0
+    cache = getattr(out, "past_key_values", None)
+    if is_plain_dynamic(cache):
+        return sys.maxsize
+    layers = list(getattr(cache, "layers", None) or [])
+    if not layers or not all(type(x) in (DynamicLayer, DynamicSlidingWindowLayer) for x in layers):
+        return 0
+    return min(int(x.sliding_window) for x in layers if type(x) is DynamicSlidingWindowLayer)
+
+
+def cache_is_mergeable(model: torch.nn.Module, longest: int = sys.maxsize) -> bool:
+    """True when sequences of ``longest`` tokens can use the unpadded/packed prompt pass."""
+    return longest <= merge_limit(model)
 
 
 def common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
@@ -100,27 +122,27 @@ def prefill_unpadded(
     or ``None`` when the model's cache is not a plain full-attention cache (sliding-window
     layers, recurrent state...), in which case the caller uses the padded batch path.
     """
+    from transformers.cache_utils import DynamicCache
+
     device = next(model.parameters()).device
     kwargs = {"logits_to_keep": 1} if keep_last_only else {}
     n_prefix = common_prefix_length(prompts)
     prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     if n_prefix >= min_prefix:
         ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
-        cache = model(input_ids=ids, use_cache=True).past_key_values
+        cache = model(input_ids=ids, past_key_values=DynamicCache(), use_cache=True).past_key_values
         if not is_plain_dynamic(cache):
             return None
         prefix = [(layer.keys, layer.values) for layer in cache.layers]
     else:
         n_prefix = 0
-    from transformers.cache_utils import DynamicCache
-
     kvs: list[KV] = []
     logits: list[torch.Tensor] = []
     for prompt in prompts:
         ids = torch.tensor([list(prompt[n_prefix:])], device=device)
         positions = torch.arange(n_prefix, len(prompt), device=device)[None]
         # The prefix tensors are never modified in place (updates concatenate), so sharing is safe.
-        past = DynamicCache(ddp_cache_data=prefix) if prefix is not None else None
+        past = DynamicCache(ddp_cache_data=prefix) if prefix is not None else DynamicCache()
         out = model(
             input_ids=ids, position_ids=positions, past_key_values=past, use_cache=True, **kwargs
         )
@@ -295,13 +317,13 @@ def generate(
         order.sort(key=lambda i: -len(prompts[i]))
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
     keep_last = supports_logits_to_keep(model)
-    if prefill != "padded" and not cache_is_mergeable(model):
-        prefill = "padded"
+    limit = merge_limit(model) if prefill != "padded" else 0
     if prefill == "packed" and not supports_packing(model):
         prefill = "unpadded"
     results: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
+        longest = max(len(prompts[i]) for i in chunk) + max_new_tokens
         outs = generate_batch(
             model,
             [prompts[i] for i in chunk],
@@ -312,7 +334,7 @@ def generate(
             generator=generator,
             stop_check=stop_check,
             keep_last_only=keep_last,
-            prefill=prefill,
+            prefill=prefill if longest <= limit else "padded",
         )
         for i, new in zip(chunk, outs, strict=True):
             results[i] = new

@@ -162,7 +162,7 @@ def prefill_packed(
     prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     if prefix:
         ids = torch.tensor([list(prompts[0][:prefix])], device=device)
-        cache = model(input_ids=ids, use_cache=True).past_key_values
+        cache = model(input_ids=ids, past_key_values=DynamicCache(), use_cache=True).past_key_values
         if not is_plain_dynamic(cache):
             return None
         prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
