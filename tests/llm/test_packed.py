@@ -130,3 +130,55 @@ def test_sliding_window_model_packs_only_what_fits_in_the_window(
     got = generate(model, longer, batch_size=5, max_new_tokens=5, pad_id=0, eos_ids=[])
     assert calls == []
     assert got == [naive_greedy(model, e, 5) for e in longer]
+
+
+def _tiny(arch: str, vocab: int) -> Any:
+    from transformers import (
+        AutoModelForCausalLM,
+        GPT2Config,
+        MistralConfig,
+        OPTConfig,
+        PhiConfig,
+        Qwen2Config,
+    )
+
+    small = {"num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": vocab}
+    config = {
+        "gpt2": lambda: GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4),
+        "qwen2": lambda: Qwen2Config(
+            **small, hidden_size=32, intermediate_size=64, num_key_value_heads=2
+        ),
+        "mistral": lambda: MistralConfig(
+            **small, hidden_size=32, intermediate_size=64, num_key_value_heads=2, sliding_window=64
+        ),
+        "phi": lambda: PhiConfig(**small, hidden_size=32, intermediate_size=64),
+        "opt": lambda: OPTConfig(**small, hidden_size=32, ffn_dim=64, word_embed_proj_dim=32),
+    }[arch]()
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0, 0.3)
+    return model
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "qwen2", "mistral", "phi", "opt"])
+def test_packed_generation_across_architectures(arch, tiny_tokenizer, tiny_prompts, monkeypatch):
+    """Absolute positions (GPT-2, OPT), partial rotary (Phi), GQA (Qwen2): the packed path
+    is taken and matches brute force. Mistral's window (64) binds on the long batch (up to
+    102 + 6 tokens), which takes the padded pass, and not on the short one, which packs."""
+    import forgetlab.llm.backends.hf_generate as hg
+
+    model = _tiny(arch, len(tiny_tokenizer))
+    calls: list[int] = []
+    real = hg.prefill_packed
+    monkeypatch.setattr(
+        hg, "prefill_packed", lambda m, p, **kw: calls.append(len(p)) or real(m, p, **kw)
+    )
+    enc = encode_all(tiny_tokenizer, [SHARED + p for p in tiny_prompts[:4]]) + encode_all(
+        tiny_tokenizer, tiny_prompts[4:]
+    )
+    got = generate(model, enc, batch_size=4, max_new_tokens=6, pad_id=0, eos_ids=[])
+    assert calls == ([3] if arch == "mistral" else [4, 3])
+    assert got == [naive_greedy(model, e, 6) for e in enc]
