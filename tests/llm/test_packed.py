@@ -182,3 +182,15 @@ def test_packed_generation_across_architectures(arch, tiny_tokenizer, tiny_promp
     got = generate(model, enc, batch_size=4, max_new_tokens=6, pad_id=0, eos_ids=[])
     assert calls == ([3] if arch == "mistral" else [4, 3])
     assert got == [naive_greedy(model, e, 6) for e in enc]
+
+
+def test_models_without_logits_to_keep_take_last_positions(
+    tiny_model, tiny_tokenizer, tiny_prompts
+):
+    from forgetlab.llm.backends.hf_generate import generate_batch
+
+    enc = encode_all(tiny_tokenizer, [SHARED + p for p in tiny_prompts])
+    got = generate_batch(
+        tiny_model, enc, max_new_tokens=4, pad_id=0, eos_ids=[], keep_last_only=False
+    )
+    assert got == [naive_greedy(tiny_model, e, 4) for e in enc]
