@@ -7,8 +7,9 @@ greedy, 10 new tokens, no BOS. Methods, interleaved in each repeat:
 
 * ``loop``: the reference approach, one ``model.generate`` call per prompt (batch size 1);
 * ``hf-batched``: plain left-padded ``model.generate`` on batches of ``--batch-size``;
-* ``forgetlab``: ``HFBackend.complete`` (unpadded prompt passes sharing the instruction's
-  cache, merged left-padded KV cache for decoding, last-position logits, length sorting);
+* ``forgetlab``: ``HFBackend.complete`` (one packed prompt pass per batch continuing the
+  shared instruction's cache, last-position logits, a preallocated left-padded KV cache for
+  decoding, length sorting);
 * ``forgetlab-bf16`` (``--bf16``): the same with the weights cast to bfloat16 (not exact).
 
 Prints wall seconds (minimum and median over ``--repeats``: the machine is shared and noisy),

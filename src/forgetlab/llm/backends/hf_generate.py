@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import inspect
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
 
 from forgetlab.llm.backends.packed import (
+    MIN_PREFIX,
     gather_left_padded,
     is_plain_dynamic,
+    left_padding_mask,
     prefill_packed,
+    prefix_cache,
     supports_packing,
 )
 
@@ -64,15 +68,25 @@ def _next_tokens(
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
 
-@torch.inference_mode()
+_MERGE_LIMITS: weakref.WeakKeyDictionary[torch.nn.Module, int] = weakref.WeakKeyDictionary()
+
+
 def merge_limit(model: torch.nn.Module) -> int:
     """Longest sequence (prompt + new tokens) whose cache may be re-padded and merged.
 
-    Probed with a one-token pass. Plain full-attention caches have no limit. Sliding-window
+    Probed once per model with a one-token pass (the cache's layer types do not change).
+    Plain full-attention caches have no limit. Sliding-window
     layers (Gemma 2/3, Mistral...) behave exactly like full attention while the whole
     sequence fits in the window, so up to the smallest window their keys/values can be kept
     in plain layers too. Anything else (recurrent state, chunked attention...) gives 0.
     """
+    if model not in _MERGE_LIMITS:
+        _MERGE_LIMITS[model] = _probe_merge_limit(model)
+    return _MERGE_LIMITS[model]
+
+
+@torch.inference_mode()
+def _probe_merge_limit(model: torch.nn.Module) -> int:
     from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
     device = next(model.parameters()).device
@@ -112,30 +126,27 @@ def prefill_unpadded(
     prompts: Sequence[Sequence[int]],
     *,
     keep_last_only: bool = True,
-    min_prefix: int = 4,
+    min_prefix: int = MIN_PREFIX,
 ) -> tuple[list[KV], torch.Tensor] | None:
     """Run each prompt's prompt pass alone (no padding), reusing a shared prefix's cache.
 
     All prompts of a benchmark task start with the same instruction; its keys/values are
     computed once. Each prompt then costs exactly its own remaining tokens, with no compute
-    wasted on padding. Returns the per-prompt key/value tensors and the last-position logits,
-    or ``None`` when the model's cache is not a plain full-attention cache (sliding-window
-    layers, recurrent state...), in which case the caller uses the padded batch path.
+    wasted on padding. Returns the per-prompt key/value tensors and the last-position logits.
+    All layers are kept as plain full-attention layers: for sliding-window models the caller
+    must keep sequences within the window (:func:`merge_limit`). Returns ``None`` when the
+    model's cache is of another kind (recurrent state...).
     """
     from transformers.cache_utils import DynamicCache
 
     device = next(model.parameters()).device
     kwargs = {"logits_to_keep": 1} if keep_last_only else {}
     n_prefix = common_prefix_length(prompts)
-    prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-    if n_prefix >= min_prefix:
-        ids = torch.tensor([list(prompts[0][:n_prefix])], device=device)
-        cache = model(input_ids=ids, past_key_values=DynamicCache(), use_cache=True).past_key_values
-        if not is_plain_dynamic(cache):
-            return None
-        prefix = [(layer.keys, layer.values) for layer in cache.layers]
-    else:
+    if n_prefix < min_prefix:
         n_prefix = 0
+    prefix = prefix_cache(model, prompts[0], n_prefix) if n_prefix else None
+    if n_prefix and prefix is None:
+        return None
     kvs: list[KV] = []
     logits: list[torch.Tensor] = []
     for prompt in prompts:
@@ -168,10 +179,7 @@ def merge_left_padded(kvs: Sequence[KV]) -> tuple[Any, torch.Tensor]:
             keys[row, :, width - lengths[row] :] = kv[layer][0][0]
             values[row, :, width - lengths[row] :] = kv[layer][1][0]
         merged.append((keys, values))
-    mask = torch.zeros((len(kvs), width), dtype=torch.long, device=merged[0][0].device)
-    for row, n in enumerate(lengths):
-        mask[row, width - n :] = 1
-    return DynamicCache(ddp_cache_data=merged), mask
+    return DynamicCache(ddp_cache_data=merged), left_padding_mask(lengths, merged[0][0].device)
 
 
 @torch.inference_mode()
@@ -208,20 +216,22 @@ def _prefill(
     keep_last_only: bool,
     reserve: int,
 ) -> tuple[Any, torch.Tensor, torch.Tensor]:
-    """Prompt pass by the requested strategy, falling back when the model's cache can't be
-    merged: decoding cache, last-position logits, attention mask."""
-    if prefill == "packed":
-        n_prefix = common_prefix_length(prompts)
-        packed = prefill_packed(
-            model,
-            prompts,
-            prefix=n_prefix if n_prefix >= 4 else 0,
-            keep_last_only=keep_last_only,
-        )
-        if packed is not None:
-            cache, mask = gather_left_padded(packed, range(len(prompts)), reserve=reserve)
-            return cache, packed.logits, mask
-    if prefill in ("packed", "unpadded"):
+    """Prompt pass by the requested strategy, falling back where it does not apply (cache
+    that can't be merged, sequence beyond a sliding window, attention other than SDPA):
+    decoding cache, last-position logits, attention mask."""
+    longest = max(len(p) for p in prompts) + reserve + 1
+    if prefill != "padded" and longest <= merge_limit(model):
+        if prefill == "packed" and supports_packing(model):
+            n_prefix = common_prefix_length(prompts)
+            packed = prefill_packed(
+                model,
+                prompts,
+                prefix=n_prefix if n_prefix >= MIN_PREFIX else 0,
+                keep_last_only=keep_last_only,
+            )
+            if packed is not None:
+                cache, mask = gather_left_padded(packed, range(len(prompts)), reserve=reserve)
+                return cache, packed.logits, mask
         done = prefill_unpadded(model, prompts, keep_last_only=keep_last_only)
         if done is not None:
             kvs, logits = done
@@ -317,13 +327,9 @@ def generate(
         order.sort(key=lambda i: -len(prompts[i]))
     generator = torch.Generator().manual_seed(seed) if temperature > 0 else None
     keep_last = supports_logits_to_keep(model)
-    limit = merge_limit(model) if prefill != "padded" else 0
-    if prefill == "packed" and not supports_packing(model):
-        prefill = "unpadded"
     results: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        longest = max(len(prompts[i]) for i in chunk) + max_new_tokens
         outs = generate_batch(
             model,
             [prompts[i] for i in chunk],
@@ -334,7 +340,7 @@ def generate(
             generator=generator,
             stop_check=stop_check,
             keep_last_only=keep_last,
-            prefill=prefill if longest <= limit else "padded",
+            prefill=prefill,
         )
         for i, new in zip(chunk, outs, strict=True):
             results[i] = new

@@ -35,16 +35,15 @@ class _Plan:
 
     prefix: int
     segments: list[tuple[int, int]]  # (start in the packed new tokens, length)
-    masks: dict[tuple[int, torch.device], torch.Tensor] = field(default_factory=dict)
+    masks: dict[int, torch.Tensor] = field(default_factory=dict)  # by prompt length
 
     def mask(self, length: int, device: torch.device) -> torch.Tensor:
         """Boolean ``[1, 1, length, prefix + length]``: the whole prefix, then causal."""
-        key = (length, device)
-        if key not in self.masks:
+        if length not in self.masks:
             causal = torch.ones((length, length), dtype=torch.bool, device=device).tril()
             full = torch.ones((length, self.prefix), dtype=torch.bool, device=device)
-            self.masks[key] = torch.cat([full, causal], dim=1)[None, None]
-        return self.masks[key]
+            self.masks[length] = torch.cat([full, causal], dim=1)[None, None]
+        return self.masks[length]
 
 
 _PLAN: contextvars.ContextVar[_Plan | None] = contextvars.ContextVar("forgetlab_pack", default=None)
@@ -143,6 +142,32 @@ def _split_packs(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
     return packs
 
 
+MIN_PREFIX = 4  # a shared prefix shorter than this is not worth a separate pass
+
+
+@torch.inference_mode()
+def prefix_cache(
+    model: torch.nn.Module, prompt: Sequence[int], n: int
+) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Per-layer keys/values of ``prompt[:n]`` (the prefix every prompt of a batch shares),
+    in plain layers; ``None`` when the model's cache is of another kind."""
+    device = next(model.parameters()).device
+    ids = torch.tensor([list(prompt[:n])], device=device)
+    cache = model(input_ids=ids, past_key_values=DynamicCache(), use_cache=True).past_key_values
+    if not is_plain_dynamic(cache):
+        return None
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def left_padding_mask(lengths: Sequence[int], device: torch.device) -> torch.Tensor:
+    """``[rows, max(lengths)]`` attention mask: zeros for the left padding, ones after it."""
+    width = max(lengths)
+    mask = torch.zeros((len(lengths), width), dtype=torch.long, device=device)
+    for row, n in enumerate(lengths):
+        mask[row, width - n :] = 1
+    return mask
+
+
 @torch.inference_mode()
 def prefill_packed(
     model: torch.nn.Module,
@@ -155,24 +180,21 @@ def prefill_packed(
     """Prompt pass of all ``prompts`` in packs of at most ``max_tokens`` new tokens.
 
     The first ``prefix`` tokens (shared by every prompt) run once; every pack continues
-    from their cache. Returns ``None`` when the model's cache is not a plain full-attention
-    cache, in which case the caller takes another path.
+    from their cache. All layers are kept as plain full-attention layers: for sliding-window
+    models the caller must keep sequences within the window (``hf_generate.merge_limit``).
+    Returns ``None`` when the model's cache is of another kind.
     """
     device = next(model.parameters()).device
-    prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-    if prefix:
-        ids = torch.tensor([list(prompts[0][:prefix])], device=device)
-        cache = model(input_ids=ids, past_key_values=DynamicCache(), use_cache=True).past_key_values
-        if not is_plain_dynamic(cache):
-            return None
-        prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+    prefix_kv = prefix_cache(model, prompts[0], prefix) if prefix else None
+    if prefix and prefix_kv is None:
+        return None
     own = [len(p) - prefix for p in prompts]
+    packs = _split_packs(own, max_tokens)
     keys: list[list[torch.Tensor]] = []
     values: list[list[torch.Tensor]] = []
     where: list[tuple[int, int]] = [(0, 0)] * len(prompts)
-    logits = torch.empty(0)
     rows: list[torch.Tensor] = []
-    for pack_no, members in enumerate(_split_packs(own, max_tokens)):
+    for pack_no, members in enumerate(packs):
         segments, start = [], 0
         for i in members:
             segments.append((start, own[i]))
@@ -197,7 +219,7 @@ def prefill_packed(
         values.append([layer.values for layer in out.past_key_values.layers])
         pack_logits = out.logits[0] if keep_last_only else out.logits[0, last]
         rows.append(pack_logits)
-    order = [i for members in _split_packs(own, max_tokens) for i in members]
+    order = [i for members in packs for i in members]
     stacked = torch.cat(rows)
     logits = torch.empty_like(stacked)
     logits[torch.tensor(order, device=stacked.device)] = stacked
@@ -238,12 +260,7 @@ class PreallocatedLayer(DynamicLayer):
         n = key_states.shape[-2]
         if self._len + n > self._k.shape[-2]:  # out of room: double it
             extra = max(n, self._k.shape[-2])
-            self._k = torch.cat(
-                [self._k, self._k.new_empty((*self._k.shape[:2], extra, self._k.shape[-1]))], dim=2
-            )
-            self._v = torch.cat(
-                [self._v, self._v.new_empty((*self._v.shape[:2], extra, self._v.shape[-1]))], dim=2
-            )
+            self._k, self._v = _grown(self._k, extra), _grown(self._v, extra)
         self._k[:, :, self._len : self._len + n] = key_states
         self._v[:, :, self._len : self._len + n] = value_states
         self._len += n
@@ -271,6 +288,11 @@ class PreallocatedLayer(DynamicLayer):
     def reset(self) -> None:
         self._len = 0
         self._sync()
+
+
+def _grown(buf: torch.Tensor, extra: int) -> torch.Tensor:
+    """``buf`` with ``extra`` more (unwritten) positions along the sequence axis."""
+    return torch.cat([buf, buf.new_empty((*buf.shape[:2], extra, buf.shape[-1]))], dim=2)
 
 
 def gather_left_padded(
@@ -311,16 +333,10 @@ def gather_left_padded(
             for pack, (flat, member_rows) in index.items():
                 got = source[pack][layer][0].index_select(1, flat)  # [heads, m * width, dim]
                 got = got.view(heads, len(member_rows), width, dim).transpose(0, 1)
-                if len(index) == 1:
-                    buf[:, :, :width] = got
-                else:
-                    buf[member_rows, :, :width] = got
+                buf[member_rows, :, :width] = got
             bufs.append(buf)
         layers.append(PreallocatedLayer(bufs[0], bufs[1], width))
     cache = DynamicCache()
     cache.layers = layers  # type: ignore[assignment]
     cache.layer_class_to_replicate = None
-    mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-    for b, n in enumerate(lengths):
-        mask[b, width - n :] = 1
-    return cache, mask
+    return cache, left_padding_mask(lengths, device)
