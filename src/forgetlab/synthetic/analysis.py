@@ -126,6 +126,41 @@ def implied_weight_per_prompt(
     return torch.where(ok, (f - r) / torch.where(ok, diff, torch.ones_like(diff)), torch.nan)
 
 
+def prompt_implied_weight(
+    f: torch.Tensor, r: torch.Tensor, m: torch.Tensor, *, k_start: int = K_START
+) -> torch.Tensor:
+    """Per-prompt λ = ⟨f − r, m − r⟩ / ‖m − r‖² over positions ``k >= k_start`` ``[B]``.
+
+    One number per prompt: how far along ridge → dMMSE the predictor sits on that prompt.
+    Pooling over positions keeps the ratio stable where one position has ``m ≈ r``.
+    """
+    f, r, m = (t.to(torch.float64)[:, k_start:] for t in (f, r, m))
+    diff = m - r
+    denom = (diff**2).sum(dim=1)
+    num = ((f - r) * diff).sum(dim=1)
+    return torch.where(
+        denom > 0, num / denom.clamp_min(1e-300), torch.full_like(denom, float("nan"))
+    )
+
+
+def prompt_g(
+    refs: References, *, alpha: float | None = None, k_start: int = K_START
+) -> torch.Tensor:
+    """The Bayes posterior g of each prompt on λ's scale ``[B]``.
+
+    The ``(m − r)²``-weighted mean of ``g_k`` over ``k >= k_start``, i.e. exactly
+    :func:`prompt_implied_weight` of the mixture-Bayes predictor (prior ``alpha``, default
+    the one ``refs`` was built with), so a Bayes-optimal model has λ = g prompt by prompt.
+    """
+    g = refs.g if alpha is None else mixture_g(refs.log_odds, alpha)
+    w = (refs.dmmse - refs.ridge).to(torch.float64)[:, k_start:] ** 2
+    denom = w.sum(dim=1)
+    num = (g.to(torch.float64)[:, k_start:] * w).sum(dim=1)
+    return torch.where(
+        denom > 0, num / denom.clamp_min(1e-300), torch.full_like(denom, float("nan"))
+    )
+
+
 def robust_implied_weight(
     f: torch.Tensor, r: torch.Tensor, m: torch.Tensor, *, min_quantile: float = 0.1
 ) -> torch.Tensor:
