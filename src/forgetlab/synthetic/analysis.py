@@ -295,3 +295,293 @@ def family_summary(preds: torch.Tensor, batch: Batch, refs: References) -> dict[
     lam = implied_weight(preds, refs.ridge, refs.dmmse)
     out["implied_weight"] = float(torch.nanmean(lam[K_START:]))
     return out
+
+
+# --- inference diagnostics: λ against the Bayes posterior g ------------------------------
+
+G_EDGES: tuple[float, ...] = (0.0, 0.02, 0.1, 0.3, 0.7, 0.9, 0.98, 1.0)
+"""Default bins of the Bayes posterior g: fine at both ends, where most prompts sit."""
+
+
+def prompt_projection(
+    f: torch.Tensor, r: torch.Tensor, m: torch.Tensor, *, k_start: int = K_START
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-prompt ``(⟨f − r, m − r⟩, ‖m − r‖²)`` over ``k >= k_start`` (each ``[B]``).
+
+    Summing numerators and denominators over a set of prompts gives that set's pooled λ,
+    which stays stable where single prompts have ``m ≈ r``.
+    """
+    f, r, m = (t.to(torch.float64)[:, k_start:] for t in (f, r, m))
+    diff = m - r
+    return ((f - r) * diff).sum(dim=1), (diff**2).sum(dim=1)
+
+
+def bin_index(values: torch.Tensor, edges: tuple[float, ...] | list[float]) -> torch.Tensor:
+    """Bin of each value for ascending ``edges`` (left-closed; the last bin includes its top)."""
+    inner = torch.tensor(list(edges[1:-1]), dtype=torch.float64)
+    return torch.bucketize(values.to(torch.float64).contiguous(), inner, right=True)
+
+
+def ratio_interval(
+    num: torch.Tensor,
+    den: torch.Tensor,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """``Σ num / Σ den`` with a percentile bootstrap interval over the rows (prompts).
+
+    With ``den = 1`` this is a mean and its interval. Empty input gives NaNs.
+    """
+    n = int(num.numel())
+    nan = float("nan")
+    if n == 0 or not float(den.sum()) > 0:
+        return {"value": nan, "lo": nan, "hi": nan, "count": float(n)}
+    num, den = num.to(torch.float64), den.to(torch.float64)
+    value = float(num.sum() / den.sum())
+    if n_boot < 1 or n < 2:
+        return {"value": value, "lo": nan, "hi": nan, "count": float(n)}
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, n, (n_boot, n), generator=g)
+    boot = num[idx].sum(dim=1) / den[idx].sum(dim=1).clamp_min(1e-300)
+    q = torch.quantile(boot, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
+    return {"value": value, "lo": float(q[0]), "hi": float(q[1]), "count": float(n)}
+
+
+def binned_ratio(
+    num: torch.Tensor,
+    den: torch.Tensor,
+    bins: torch.Tensor,
+    n_bins: int,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> list[dict[str, float]]:
+    """:func:`ratio_interval` within each bin ``0 .. n_bins-1``."""
+    return [
+        ratio_interval(num[bins == b], den[bins == b], n_boot=n_boot, seed=seed + b)
+        for b in range(n_bins)
+    ]
+
+
+def gap_closed(model_error: float, ridge_error: float, bayes_error: float) -> float:
+    """Share of the ridge → mixture-Bayes error gap that a model closes (1 = Bayes)."""
+    gap = ridge_error - bayes_error
+    return (ridge_error - model_error) / gap if gap > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class FamilyPredictions:
+    """What the diagnostics need on one family's prompts."""
+
+    batch: Batch
+    refs: References
+    pretrained: torch.Tensor
+    finetuned: torch.Tensor
+
+
+def _spearman_finite(a: torch.Tensor, b: torch.Tensor) -> float:
+    ok = torch.isfinite(a) & torch.isfinite(b)
+    return rank_correlation(a[ok], b[ok]) if int(ok.sum()) > 2 else float("nan")
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
+    return float(values[mask].mean()) if bool(mask.any()) else float("nan")
+
+
+def _median_where(values: torch.Tensor, mask: torch.Tensor) -> float:
+    sel = mask & torch.isfinite(values)
+    return float(values[sel].median()) if bool(sel.any()) else float("nan")
+
+
+def inference_diagnostics(
+    fams: dict[str, FamilyPredictions],
+    *,
+    alpha_finetuned: float,
+    edges: tuple[float, ...] | list[float] = G_EDGES,
+    n_boot: int = 200,
+    seed: int = 0,
+    min_count: int = 30,
+) -> dict[str, Any]:
+    """λ against the Bayes posterior g, before and after fine-tuning, with the Bayes ideals.
+
+    * ``calibration``: pooled λ per g bin (families pooled) of the pretrained and fine-tuned
+      model, of the mixture-Bayes predictor at the pretraining α (λ = g by construction)
+      and at ``alpha_finetuned`` (the ideal fine-tuned model).
+    * ``lambda_shift``: per family and g bin, the change of λ after fine-tuning (model and
+      Bayes ideal) — the analogue of the paper's Fig. 5.
+    * ``forgetting_by_g``: per family and g bin, the per-prompt error rise (model and ideal).
+    * ``sharpness``: Spearman(λ, g), median λ where g > 0.9 / g < 0.05, gap closed.
+    * ``claims``: the paper's claims in these terms, for the model and for the ideal.
+
+    g is :func:`prompt_g` at the pretraining α. Bins with fewer than ``min_count`` prompts
+    are reported but not used by the claims.
+    """
+    n_bins = len(edges) - 1
+    per: dict[str, dict[str, torch.Tensor]] = {}
+    for fam, fp in fams.items():
+        r, m = fp.refs.ridge, fp.refs.dmmse
+        num_pt, den = prompt_projection(fp.pretrained, r, m)
+        num_ft, _ = prompt_projection(fp.finetuned, r, m)
+        g = prompt_g(fp.refs)
+        g_ft = prompt_g(fp.refs, alpha=alpha_finetuned)
+        mix_ft = r + mixture_g(fp.refs.log_odds, alpha_finetuned) * (m - r)
+        per[fam] = {
+            "g": g,
+            "den": den,
+            "num_pt": num_pt,
+            "num_ft": num_ft,
+            "num_bayes_pt": g * den,
+            "num_bayes_ft": g_ft * den,
+            "err_pt": per_prompt_error(fp.pretrained, fp.batch),
+            "err_ft": per_prompt_error(fp.finetuned, fp.batch),
+            "err_bayes_pt": per_prompt_error(fp.refs.mixture, fp.batch),
+            "err_bayes_ft": per_prompt_error(mix_ft, fp.batch),
+        }
+    allp = {k: torch.cat([p[k] for p in per.values()]) for k in next(iter(per.values()))}
+
+    def calib(p: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        bins = bin_index(p["g"], edges)
+        cols = {
+            name: binned_ratio(p[f"num_{name}"], p["den"], bins, n_bins, n_boot=n_boot, seed=seed)
+            for name in ("pt", "ft", "bayes_pt", "bayes_ft")
+        }
+        rows = []
+        for b in range(n_bins):
+            sel = bins == b
+            rows.append(
+                {
+                    "g_lo": edges[b],
+                    "g_hi": edges[b + 1],
+                    "count": int(sel.sum()),
+                    "g_mean": float(p["g"][sel].mean()) if bool(sel.any()) else float("nan"),
+                    "pretrained": cols["pt"][b],
+                    "finetuned": cols["ft"][b],
+                    "bayes_pretrained": cols["bayes_pt"][b]["value"],
+                    "bayes_finetuned": cols["bayes_ft"][b]["value"],
+                }
+            )
+        return rows
+
+    def shift(p: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        bins = bin_index(p["g"], edges)
+        model = binned_ratio(
+            p["num_ft"] - p["num_pt"], p["den"], bins, n_bins, n_boot=n_boot, seed=seed
+        )
+        ideal = binned_ratio(
+            p["num_bayes_ft"] - p["num_bayes_pt"], p["den"], bins, n_bins, n_boot=0
+        )
+        return [
+            {
+                "g_lo": edges[b],
+                "g_hi": edges[b + 1],
+                "count": int(model[b]["count"]),
+                "model": model[b],
+                "bayes": ideal[b]["value"],
+            }
+            for b in range(n_bins)
+        ]
+
+    def rise(p: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        bins = bin_index(p["g"], edges)
+        one = torch.ones_like(p["g"])
+        model = binned_ratio(p["err_ft"] - p["err_pt"], one, bins, n_bins, n_boot=n_boot, seed=seed)
+        rows = []
+        for b in range(n_bins):
+            sel = bins == b
+            rows.append(
+                {
+                    "g_lo": edges[b],
+                    "g_hi": edges[b + 1],
+                    "count": int(sel.sum()),
+                    "pretrained": _masked_mean(p["err_pt"], sel),
+                    "finetuned": _masked_mean(p["err_ft"], sel),
+                    "rise": model[b],
+                    "bayes_pretrained": _masked_mean(p["err_bayes_pt"], sel),
+                    "bayes_finetuned": _masked_mean(p["err_bayes_ft"], sel),
+                    "bayes_rise": _masked_mean(p["err_bayes_ft"] - p["err_bayes_pt"], sel),
+                }
+            )
+        return rows
+
+    lam_pt = allp["num_pt"] / allp["den"].clamp_min(1e-300)
+    lam_ft = allp["num_ft"] / allp["den"].clamp_min(1e-300)
+    g = allp["g"]
+    sharp: dict[str, Any] = {
+        "spearman_pretrained": _spearman_finite(lam_pt, g),
+        "spearman_finetuned": _spearman_finite(lam_ft, g),
+        "median_lambda_g_above_0.9": _median_where(lam_pt, g > 0.9),
+        "median_lambda_g_below_0.05": _median_where(lam_pt, g < 0.05),
+        "finetuned_median_lambda_g_below_0.05": _median_where(lam_ft, g < 0.05),
+    }
+    if "discrete" in fams:
+        fp = fams["discrete"]
+        errs = {
+            n: scalar_error(per_k_error(p, fp.batch))
+            for n, p in (
+                ("model", fp.pretrained),
+                ("ridge", fp.refs.ridge),
+                ("bayes", fp.refs.mixture),
+            )
+        }
+        sharp["discrete_gap_closed"] = gap_closed(errs["model"], errs["ridge"], errs["bayes"])
+    out: dict[str, Any] = {
+        "g_edges": list(edges),
+        "g": "Bayes posterior of the discrete family at the pretraining alpha, (m - r)^2-weighted over k >= 1",
+        "alpha_finetuned_ideal": alpha_finetuned,
+        "sharpness": sharp,
+        "calibration": calib(allp),
+        "lambda_shift": {fam: shift(p) for fam, p in per.items()},
+        "forgetting_by_g": {fam: rise(p) for fam, p in per.items()},
+    }
+    out["claims"] = {
+        "model": _g_claims(out, "model", min_count),
+        "bayes": _g_claims(out, "bayes", min_count),
+    }
+    return out
+
+
+def _value(cell: Any) -> float:
+    return float(cell["value"]) if isinstance(cell, dict) else float(cell)
+
+
+def _g_claims(diag: dict[str, Any], who: str, min_count: int) -> dict[str, bool | None]:
+    """The paper's locality claims in terms of g, for the model or the Bayes ideal.
+
+    ``None`` where too few prompts populate the bins a claim compares.
+    """
+
+    def ends(rows: list[dict[str, Any]], key: str) -> tuple[float, float] | None:
+        ok = [r for r in rows if r["count"] >= min_count]
+        if len(ok) < 2:
+            return None
+        return _value(ok[0][key]), _value(ok[-1][key])
+
+    shift_key = "model" if who == "model" else "bayes"
+    rise_key = "rise" if who == "model" else "bayes_rise"
+    claims: dict[str, bool | None] = {}
+    sh = diag["lambda_shift"]
+    if "discrete" in sh:
+        e = ends(sh["discrete"], shift_key)
+        # Fig. 5: among discrete prompts, λ rises most on those closest to the continuous family.
+        claims["discrete_lambda_rise_largest_at_low_g"] = None if e is None else e[0] > e[1]
+    if "continuous" in sh:
+        e = ends(sh["continuous"], shift_key)
+        claims["continuous_lambda_rise_largest_at_high_g"] = None if e is None else e[1] > e[0]
+    fg = diag["forgetting_by_g"].get("continuous")
+    if fg is not None:
+        e = ends(fg, rise_key)
+        claims["continuous_forgetting_largest_at_high_g"] = None if e is None else e[1] > e[0]
+    if who == "model":
+        s = diag["sharpness"]
+        claims["pretrained_lambda_tracks_g"] = bool(
+            s["spearman_pretrained"] >= 0.85
+            and s["median_lambda_g_above_0.9"] >= 0.7
+            and s["median_lambda_g_below_0.05"] <= 0.15
+        )
+        if "discrete_gap_closed" in s:
+            claims["pretrained_closes_80pct_of_discrete_gap"] = bool(
+                s["discrete_gap_closed"] >= 0.8
+            )
+    return claims
