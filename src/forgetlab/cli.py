@@ -53,6 +53,13 @@ class LazyGroup(click.Group):
         rows = [(name, help_text) for name, (_, _, help_text) in sorted(LAB_GROUPS.items())]
         with formatter.section("Labs"):
             formatter.write_dl(rows)
+        own = [
+            (name, cmd.get_short_help_str(limit=formatter.width - 16))
+            for name, cmd in sorted(self.commands.items())
+        ]
+        if own:
+            with formatter.section("Commands"):
+                formatter.write_dl(own)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +70,31 @@ def cli() -> None:
     Kotha, Springer & Raghunathan, "Understanding Catastrophic Forgetting in Language
     Models via Implicit Inference" (ICLR 2024), as a toolkit.
     """
+
+
+@cli.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write")
+@click.option(
+    "--redact", is_flag=True, help="leave generated text of harmful-request runs out of the file"
+)
+def report_cmd(run_dirs: tuple[str, ...], out: str, redact: bool) -> None:
+    """One self-contained HTML page (no network) for one or more run directories.
+
+    Synthetic runs are shown side by side; ICL-vs-IF and harmful runs get a per-sample
+    browser; fine-tuning runs their loss and forgetting curves.
+    """
+    from pathlib import Path
+
+    from forgetlab.report.html import write_report
+
+    target = Path(out)
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ForgetlabError(f"--out {out}: the report is an HTML file (name it *.html)")
+    if not target.parent.is_dir():
+        raise ForgetlabError(f"--out {out}: directory {target.parent} does not exist")
+    path = write_report(list(run_dirs), target, redact=redact)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,0 +1,82 @@
+"""Assembling the page: one section per run, synthetic runs grouped side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from forgetlab.report.html import finetune, harmful, paired, synthetic
+from forgetlab.report.html.collect import (
+    FinetuneRun,
+    HarmfulRun,
+    PairedRun,
+    Run,
+    SyntheticRun,
+    collect,
+)
+from forgetlab.report.html.page import document
+from forgetlab.results import write_text_atomic
+
+KIND_TITLES = {
+    "synthetic": "Synthetic lab",
+    "paired": "ICL vs instruction following",
+    "harmful": "Harmful requests",
+    "finetune": "Fine-tuning",
+}
+
+
+def render(runs: Sequence[Run], *, redact: bool = False) -> str:
+    """The HTML of a report over ``runs`` (in the given order)."""
+    sections: list[tuple[str, str, str]] = []
+    syn = [r for r in runs if isinstance(r, SyntheticRun)]
+    syn_done = False
+    for i, run in enumerate(runs):
+        name = run.path.name
+        if isinstance(run, SyntheticRun):
+            if not syn_done:
+                title = "Synthetic lab" + (
+                    f": {len(syn)} runs side by side" if len(syn) > 1 else f": {name}"
+                )
+                sections.append(("synthetic", title, synthetic.section(syn, offset=0)))
+                syn_done = True
+        elif isinstance(run, PairedRun):
+            bench = str(run.results.get("benchmark", "paired"))
+            title = (
+                "ICL vs instruction following" if bench == "icl_vs_if" else bench
+            ) + f": {name}"
+            sections.append((f"run-{i}", title, paired.section(run, i)))
+        elif isinstance(run, HarmfulRun):
+            bench = str(run.results.get("benchmark"))
+            title = ("Harmful requests" if bench == "harmful" else "MultiJail") + f": {name}"
+            sections.append((f"run-{i}", title, harmful.section(run, i, redact=redact)))
+        elif isinstance(run, FinetuneRun):
+            sections.append((f"run-{i}", f"Fine-tuning: {name}", finetune.section(run, i)))
+    kinds = list(dict.fromkeys(KIND_TITLES[r.kind] for r in runs))
+    title = "forgetlab report: " + ", ".join(kinds)
+    if len(runs) == 1:
+        title += f" ({runs[0].path.name})"
+    note = " Generated text of harmful-request runs is omitted (--redact)." if redact else ""
+    return document(title, sections, note=note)
+
+
+def _synthetic_first_index(runs: Sequence[Run]) -> list[Run]:
+    """Synthetic runs are numbered first (their section shows them together)."""
+    syn = [r for r in runs if isinstance(r, SyntheticRun)]
+    return [*syn, *(r for r in runs if not isinstance(r, SyntheticRun))]
+
+
+def build_report(run_dirs: Sequence[str | Path], *, redact: bool = False) -> str:
+    """Collect each directory and render them into one page."""
+    return render(_synthetic_first_index([collect(d) for d in run_dirs]), redact=redact)
+
+
+def write_report(run_dirs: Sequence[str | Path], out: str | Path, *, redact: bool = False) -> Path:
+    """Write the page for ``run_dirs`` to ``out`` (atomically) and return its path."""
+    target = Path(out)
+    write_text_atomic(target, build_report(run_dirs, redact=redact))
+    return target
+
+
+def write_run_report(run_dir: str | Path) -> Path:
+    """``RUN_DIR/report.html`` for one finished run (what each lab writes at its end)."""
+    return write_report([run_dir], Path(run_dir) / "report.html")

@@ -1,0 +1,264 @@
+"""Synthetic-lab section: several ``reproduce`` runs (seeds, presets) side by side.
+
+Per-run numbers are printed as written in each ``metrics.json``. Where two or more runs are
+shown, one extra column gives their mean and a 95 % t-interval across runs (run-to-run
+spread, labelled as such); it is the only number on the page not read from a file.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from forgetlab.report.html.collect import SyntheticRun
+from forgetlab.report.html.page import fmt_number, interval_text, lookup, num, png_figure
+from forgetlab.report.html.svg import Series, line_chart
+
+FAMILIES = ("continuous", "discrete")
+
+# (label, path in metrics.json, format)
+HEADLINE: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("pretrained, continuous error", ("pretrained", "continuous_error"), "f4"),
+    ("pretrained, discrete error", ("pretrained", "discrete_error"), "f4"),
+    ("fine-tuned, continuous error", ("finetuned", "continuous_error"), "f4"),
+    ("fine-tuned, discrete error", ("finetuned", "discrete_error"), "f4"),
+    ("fine-tuned + best conjugate, continuous error", ("conjugate", "continuous_error"), "f4"),
+    ("recovered fraction (best conjugate)", ("recovered_fraction",), "f3"),
+    ("gap removed, same transform on both", ("conjugate", "gap_removed_same_transform"), "f3"),
+    ("Bayes ridge, continuous error", ("bayes", "continuous", "ridge", "error"), "f4"),
+    ("Bayes mixture, continuous error", ("bayes", "continuous", "mixture", "error"), "f4"),
+    ("Bayes mixture, discrete error", ("bayes", "discrete", "mixture", "error"), "f4"),
+    ("λ̂ pretrained, continuous", ("implied_weight", "pretrained", "continuous", "mean"), "f3"),
+    ("λ̂ fine-tuned, continuous", ("implied_weight", "finetuned", "continuous", "mean"), "f3"),
+    ("λ̂ pretrained, discrete", ("implied_weight", "pretrained", "discrete", "mean"), "f3"),
+    ("λ̂ fine-tuned, discrete", ("implied_weight", "finetuned", "discrete", "mean"), "f3"),
+)
+
+# two-sided 95 % Student t quantiles by degrees of freedom
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+T95.update({10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042})
+
+
+def t95(df: int) -> float:
+    keys = sorted(k for k in T95 if k <= df)
+    return T95[keys[-1]] if df <= 30 else 1.96
+
+
+def run_label(run: SyntheticRun) -> str:
+    seed = lookup(run.metrics, ("provenance", "config", "synthetic", "seed"))
+    return f"{run.path.name}" + (f" (seed {seed})" if seed is not None else "")
+
+
+def _value_cell(run: SyntheticRun, i: int, path: tuple[str, ...], fmt: str) -> str:
+    """A metric cell; a value stored as {mean, ci95/interval} shows its interval too."""
+    value = lookup(run.metrics, path)
+    if isinstance(value, dict) and "mean" in value:
+        iv = value.get("ci95", value.get("interval"))
+        cell = num(run.metrics, (*path, "mean"), fmt, src=f"run{i}:metrics.json")
+        return cell.replace("</td>", interval_text(iv, fmt) + "</td>")
+    return num(run.metrics, path, fmt, src=f"run{i}:metrics.json")
+
+
+def _scalar(run: SyntheticRun, path: tuple[str, ...]) -> float | None:
+    value = lookup(run.metrics, path)
+    if isinstance(value, dict):
+        value = value.get("mean")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def across_runs(values: Sequence[float | None], fmt: str) -> str:
+    vals = [v for v in values if v is not None]
+    if len(vals) < 2:
+        return '<td class="num muted">–</td>'
+    mean = statistics.fmean(vals)
+    half = t95(len(vals) - 1) * statistics.stdev(vals) / math.sqrt(len(vals))
+    return (
+        f'<td class="num across">{fmt_number(mean, fmt)}'
+        f"{interval_text([mean - half, mean + half], fmt)}</td>"
+    )
+
+
+def headline_table(runs: Sequence[SyntheticRun]) -> str:
+    multi = len(runs) > 1
+    head = "".join(f"<th class='num'>{escape(run_label(r))}</th>" for r in runs)
+    if multi:
+        head += f"<th class='num'>across {len(runs)} runs: mean [95% t-interval]</th>"
+    rows = []
+    for label, path, fmt in HEADLINE:
+        cells = "".join(_value_cell(r, i, path, fmt) for i, r in enumerate(runs))
+        if multi:
+            cells += across_runs([_scalar(r, path) for r in runs], fmt)
+        rows.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
+    best = "".join(
+        f"<td class='num'>{escape(str(lookup(r.metrics, ('conjugate', 'best', 'name'))))}</td>"
+        for r in runs
+    )
+    rows.insert(5, f"<tr><th>best conjugate (chosen on the select stream)</th>{best}</tr>")
+    note = (
+        '<p class="small muted">Errors: normalised error against the noiseless target, averaged '
+        "over k ≥ 1 on the report stream. A single run carries no interval of its own; the last "
+        "column's interval is the spread between the runs shown.</p>"
+        if multi
+        else '<p class="small muted">One run: no interval (show several runs side by side with '
+        "<code>forgetlab report DIR1 DIR2 …</code> for run-to-run spread).</p>"
+    )
+    return f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
+
+
+def checks_table(runs: Sequence[SyntheticRun]) -> str:
+    names: list[str] = []
+    for r in runs:
+        for name in r.metrics.get("checks", {}):
+            if name not in names:
+                names.append(name)
+    if not names:
+        return ""
+    head = "".join(f"<th>{escape(run_label(r))}</th>" for r in runs)
+    rows = []
+    for name in names:
+        cells, holds = [], 0
+        for r in runs:
+            ok = r.metrics.get("checks", {}).get(name)
+            if isinstance(ok, dict):  # {"holds": ..., ...} or {"mean": fraction of seeds}
+                ok = ok.get("holds", ok.get("pass"))
+            holds += ok is True
+            mark = "holds" if ok is True else "fails" if ok is False else "–"
+            cells.append(f'<td class="{"ok" if ok else "fail"}">{mark}</td>')
+        tail = f"<td class='num'>{holds}/{len(runs)}</td>" if len(runs) > 1 else ""
+        rows.append(f"<tr><th>{escape(name.replace('_', ' '))}</th>{''.join(cells)}{tail}</tr>")
+    extra = "<th>holds in</th>" if len(runs) > 1 else ""
+    return (
+        f"<h3>Checks (the paper's claims, as tested in metrics.json)</h3><table><thead><tr><th>check</th>"
+        f"{head}{extra}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _ks(values: Sequence[Any]) -> list[float]:
+    return [float(k) for k in range(1, len(values) + 1)]
+
+
+def per_k_charts(run: SyntheticRun) -> str:
+    m = run.metrics
+    charts = []
+    best = lookup(m, ("conjugate", "best", "name"))
+    entry = next((e for e in m.get("conjugates", []) if e.get("name") == best), None)
+    for fam in FAMILIES:
+        series = []
+        for name, dash in (("ridge", "2 3"), ("dmmse", "6 3"), ("mixture", "8 3 2 3")):
+            ys = lookup(m, ("bayes", fam, name, "error_per_k")) or []
+            series.append(Series(f"Bayes {name}", _ks(ys), ys, dash, "#8C8C8C"))
+        for i, name in enumerate(("pretrained", "finetuned")):
+            ys = lookup(m, (name, fam, "error_per_k")) or []
+            series.append(Series(name, _ks(ys), ys, color=("#4C72B0", "#DD8452")[i]))
+        if fam == "continuous" and entry and entry.get("finetuned_continuous_error_per_k"):
+            ys = entry["finetuned_continuous_error_per_k"]
+            series.append(Series(f"fine-tuned + {best}", _ks(ys), ys, color="#55A868"))
+        charts.append(
+            line_chart(
+                series,
+                title=f"error per k, {fam} prompts",
+                xlabel="k (examples in context)",
+                ylabel="normalised error (log)",
+                log_y=True,
+            )
+        )
+    for fam in FAMILIES:
+        iw = m.get("implied_weight", {})
+        series = [
+            Series(
+                "Bayes pooled λ̂",
+                _ks(lookup(iw, ("bayes", fam, "pooled_per_k")) or []),
+                lookup(iw, ("bayes", fam, "pooled_per_k")) or [],
+                "6 3",
+                "#222",
+            ),
+            Series(
+                "Bayes mean g",
+                _ks(lookup(iw, ("bayes", fam, "g_mean_per_k")) or []),
+                lookup(iw, ("bayes", fam, "g_mean_per_k")) or [],
+                "2 3",
+                "#8C8C8C",
+            ),
+        ]
+        for i, name in enumerate(("pretrained", "finetuned", "conjugate")):
+            ys = lookup(iw, (name, fam, "per_k")) or []
+            label = (
+                name if name != "conjugate" else f"fine-tuned + {lookup(iw, ('conjugate', 'name'))}"
+            )
+            series.append(Series(label, _ks(ys), ys, color=("#4C72B0", "#DD8452", "#55A868")[i]))
+        charts.append(
+            line_chart(
+                series,
+                title=f"implied discrete weight λ̂ per k, {fam} prompts",
+                xlabel="k",
+                ylabel="λ̂",
+            )
+        )
+    return f'<div class="charts">{"".join(charts)}</div>'
+
+
+def training_chart(run: SyntheticRun) -> str:
+    series = [
+        Series(name, [float(r["step"]) for r in rows], [r.get("loss") for r in rows])
+        for name, rows in run.training.items()
+        if rows
+    ]
+    if not series:
+        return ""
+    return line_chart(
+        series, title="training loss", xlabel="step (each phase)", ylabel="loss (log)", log_y=True
+    )
+
+
+def conjugate_table(run: SyntheticRun, i: int) -> str:
+    rows = []
+    for j, e in enumerate(run.metrics.get("conjugates", [])):
+        src = f"run{i}:metrics.json"
+        cells = "".join(
+            num(run.metrics, ("conjugates", j, *key), fmt, src=src)
+            for key, fmt in (
+                (("finetuned_continuous_error",), "f4"),
+                (("pretrained_continuous_error",), "f4"),
+                (("recovered_fraction",), "f3"),
+                (("gap_removed_same_transform",), "f3"),
+                (("finetuned_discrete_error",), "f4"),
+                (("bayes", "recovered_fraction"), "f3"),
+            )
+        )
+        rows.append(f"<tr><th>{escape(str(e.get('name')))}</th>{cells}</tr>")
+    if not rows:
+        return ""
+    return (
+        "<table><thead><tr><th>transform</th><th class='num'>fine-tuned cont.</th>"
+        "<th class='num'>pretrained cont. (same T)</th><th class='num'>recovered</th>"
+        "<th class='num'>gap removed (same T)</th><th class='num'>fine-tuned disc.</th>"
+        f"<th class='num'>Bayes recovered</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def section(runs: Sequence[SyntheticRun], offset: int = 0) -> str:
+    """The whole synthetic section; ``offset`` numbers the runs within the page."""
+    parts = [
+        "<h3>Headline</h3>",
+        headline_table(runs),
+        checks_table(runs),
+    ]
+    for k, run in enumerate(runs):
+        i = offset + k
+        figs = "".join(
+            png_figure(p, f"{run_label(run)}: {name}") for name, p in run.figures.items()
+        )
+        parts += [
+            f'<h3 id="syn-run-{i}">{escape(run_label(run))} <span class="muted small">{escape(str(run.path))}</span></h3>',
+            per_k_charts(run),
+            training_chart(run),
+            "<h3>Conjugate sweep (report stream; parameters chosen on the select stream)</h3>",
+            conjugate_table(run, i),
+            f"<details open><summary>Figures written by the run ({len(run.figures)})</summary>{figs}</details>",
+        ]
+    return "".join(parts)
