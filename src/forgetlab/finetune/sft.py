@@ -221,6 +221,7 @@ def run_sft(
     marker names as its base (default ``cfg.model``).
     """
     from forgetlab.finetune.callbacks import ForgettingCallback
+    from forgetlab.report.html import write_run_report
 
     cfg = with_data_hash(cfg)
     read_sft_jsonl(cfg.data)  # bad rows fail before any directory is claimed or model loaded
@@ -289,6 +290,7 @@ def run_sft(
         load_with=f"hf:{out_dir / 'model'}" if "model" in saved else None,
     )
     write_json(out_dir / RESULT_FILE, result)
+    write_run_report(out_dir)
     with contextlib.suppress(Exception):
         trainer.accelerator.free_memory()
     return json.loads(json.dumps(result, default=str))

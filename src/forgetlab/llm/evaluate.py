@@ -567,9 +567,11 @@ def _write_results(run: _Run, *, report: bool, error: str | None = None) -> dict
         results["error"] = error
     write_json(run.out_dir / RESULTS_FILE, results)
     if report and results["complete"]:
+        from forgetlab.report.html import write_run_report
         from forgetlab.report.llm_report import write_report
 
         write_report(results, run.out_dir / REPORT_FILE, run.out_dir / CHART_FILE)
+        write_run_report(run.out_dir)
     return results
 
 

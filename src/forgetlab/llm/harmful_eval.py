@@ -540,8 +540,10 @@ def evaluate_harmful(
     write_json(out / RESULTS, results)
     if write_report:
         from forgetlab.report.harmful_report import write_report as _write
+        from forgetlab.report.html import write_run_report
 
         _write(results, out)
+        write_run_report(out)
     return results
 
 

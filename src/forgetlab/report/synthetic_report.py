@@ -22,6 +22,9 @@ FIGURES = {
     "forgetting_vs_distance": "fig_forgetting_vs_distance.png",
     "implied_weight": "fig_implied_weight.png",
     "recovery": "fig_recovery.png",
+    "calibration": "fig_lambda_vs_g.png",
+    "lambda_shift": "fig_lambda_shift_by_g.png",
+    "yscale_per_k": "fig_yscale_per_k.png",
 }
 FAMILIES = ("continuous", "discrete")
 
@@ -179,6 +182,86 @@ def plot_recovery(m: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def _centre(rows: list[dict[str, Any]]) -> list[float]:
+    return [
+        _nan(r.get("g_mean")) if r.get("g_mean") is not None else (r["g_lo"] + r["g_hi"]) / 2
+        for r in rows
+    ]
+
+
+def _errbar(ax: Any, xs: list[float], cells: list[dict[str, Any]], fmt: str, label: str) -> None:
+    vals = [_nan(c["value"]) for c in cells]
+    lo = [
+        v - _nan(c["lo"]) if math.isfinite(_nan(c["lo"])) else 0.0
+        for v, c in zip(vals, cells, strict=True)
+    ]
+    hi = [
+        _nan(c["hi"]) - v if math.isfinite(_nan(c["hi"])) else 0.0
+        for v, c in zip(vals, cells, strict=True)
+    ]
+    ax.errorbar(xs, vals, yerr=[lo, hi], fmt=fmt, ms=4, capsize=2, label=label)
+
+
+def plot_calibration(m: dict[str, Any], path: Path) -> None:
+    """Pooled λ per bin of the Bayes posterior g: models before/after, Bayes at both α."""
+    inf = m["inference"]
+    rows = [r for r in inf["calibration"] if r["count"]]
+    xs = [r["g_mean"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    _errbar(ax, xs, [r["pretrained"] for r in rows], "-o", "pretrained model")
+    _errbar(ax, xs, [r["finetuned"] for r in rows], "-s", "fine-tuned model")
+    ax.plot(xs, [r["bayes_pretrained"] for r in rows], "k--", label="Bayes, pretraining α")
+    ax.plot(
+        xs,
+        [r["bayes_finetuned"] for r in rows],
+        "k:",
+        label=f"Bayes, α = {inf['alpha_finetuned_ideal']:g}",
+    )
+    ax.set_xlabel("Bayes posterior g of the discrete family (bin mean)")
+    ax.set_ylabel("pooled implied weight λ")
+    ax.set_title("implicit task inference vs Bayes")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_lambda_shift(m: dict[str, Any], path: Path) -> None:
+    """Change of λ after fine-tuning per g bin, per family, beside the Bayes ideal's change."""
+    inf = m["inference"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, fam in zip(axes, FAMILIES, strict=True):
+        rows = [r for r in inf["lambda_shift"][fam] if r["count"]]
+        xs = [(r["g_lo"] + r["g_hi"]) / 2 for r in rows]
+        _errbar(ax, xs, [r["model"] for r in rows], "-o", "model Δλ")
+        ax.plot(xs, [r["bayes"] for r in rows], "k--", label="Bayes ideal Δλ")
+        ax.set_title(f"Δλ after fine-tuning, {fam} prompts")
+        ax.set_xlabel("Bayes g bin (centre)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Δλ")
+    axes[0].legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_yscale_per_k(m: dict[str, Any], path: Path) -> None:
+    """Recovered fraction of the paper's y-scaling per prompt length, model and Bayes ideal."""
+    ys = m["yscale_paper"]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for key, block in ys.items():
+        cells = block["model"]["recovered_fraction_per_k"]
+        ks = [k for k, c in enumerate(cells) if math.isfinite(_nan(c["value"]))]
+        _errbar(ax, ks, [cells[k] for k in ks], "-o", f"model, γ = {key}")
+        bayes = block["bayes"]["recovered_fraction_per_k"]
+        ax.plot(ks, [_nan(bayes[k]["value"]) for k in ks], "--", label=f"Bayes ideal, γ = {key}")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("k (examples in context)")
+    ax.set_ylabel("recovered fraction")
+    ax.set_ylim(-1.5, 1.5)
+    ax.set_title("y-scaling (the paper's conjugate), per k")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def _nan(x: Any) -> float:
     return math.nan if x is None else float(x)
 
@@ -187,6 +270,97 @@ def _f(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return f"{x:.{digits}f}"
+
+
+def _ci(cell: dict[str, Any] | None, digits: int = 3) -> str:
+    if cell is None:
+        return "n/a"
+    v, lo, hi = _nan(cell["value"]), _nan(cell["lo"]), _nan(cell["hi"])
+    if not math.isfinite(v):
+        return "n/a"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return _f(v, digits)
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _inference_lines(m: dict[str, Any]) -> list[str]:
+    inf = m["inference"]
+    s = inf["sharpness"]
+    lines = [
+        "## Implicit inference against the Bayes posterior g",
+        "",
+        "g: the Bayes posterior of the discrete family at the pretraining α, weighted over "
+        "k ≥ 1 like λ (so the mixture-Bayes predictor has λ = g exactly). Intervals: 95 % "
+        "bootstrap over prompts.",
+        "",
+        f"- Spearman(λ, g): pretrained **{_f(s['spearman_pretrained'], 3)}**, "
+        f"fine-tuned {_f(s['spearman_finetuned'], 3)}",
+        f"- median λ (pretrained) where g > 0.9: **{_f(s['median_lambda_g_above_0.9'], 3)}**; "
+        f"where g < 0.05: **{_f(s['median_lambda_g_below_0.05'], 3)}** "
+        f"(fine-tuned: {_f(s['finetuned_median_lambda_g_below_0.05'], 3)})",
+        f"- share of the ridge → mixture-Bayes gap closed on discrete prompts: "
+        f"**{_f(s.get('discrete_gap_closed'), 3)}**",
+        "",
+        "| g bin | n | mean g | λ pretrained | λ fine-tuned | Bayes (pretraining α) | "
+        f"Bayes (α = {inf['alpha_finetuned_ideal']:g}) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in inf["calibration"]:
+        lines.append(
+            f"| {r['g_lo']:g}–{r['g_hi']:g} | {r['count']} | {_f(r['g_mean'], 3)} | "
+            f"{_ci(r['pretrained'])} | {_ci(r['finetuned'])} | {_f(r['bayes_pretrained'], 3)} | "
+            f"{_f(r['bayes_finetuned'], 3)} |"
+        )
+    lines += [
+        "",
+        "### Change of λ after fine-tuning, by g (the paper's Fig. 5 analogue)",
+        "",
+        "| g bin | continuous n | continuous Δλ | Bayes Δλ | discrete n | discrete Δλ | Bayes Δλ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    sh = inf["lambda_shift"]
+    for c, d in zip(sh["continuous"], sh["discrete"], strict=True):
+        lines.append(
+            f"| {c['g_lo']:g}–{c['g_hi']:g} | {c['count']} | {_ci(c['model'])} | {_f(c['bayes'], 3)} | "
+            f"{d['count']} | {_ci(d['model'])} | {_f(d['bayes'], 3)} |"
+        )
+    lines += [
+        "",
+        "### Forgetting (per-prompt error rise after fine-tuning), by g",
+        "",
+        "| g bin | continuous n | continuous rise | Bayes rise | discrete n | discrete rise | Bayes rise |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    fg = inf["forgetting_by_g"]
+    for c, d in zip(fg["continuous"], fg["discrete"], strict=True):
+        lines.append(
+            f"| {c['g_lo']:g}–{c['g_hi']:g} | {c['count']} | {_ci(c['rise'], 4)} | {_f(c['bayes_rise'])} | "
+            f"{d['count']} | {_ci(d['rise'], 4)} | {_f(d['bayes_rise'])} |"
+        )
+    lines += ["", "## The paper's conjugate: y-scaling, per k (continuous prompts)", ""]
+    ys = m["yscale_paper"]
+    keys = list(ys)
+    lines += [
+        "| γ | recovered (all k ≥ 1) | small k | large k | Bayes ideal (all k) |",
+        "|---|---|---|---|---|",
+    ]
+    for key in keys:
+        mo, ba = ys[key]["model"], ys[key]["bayes"]
+        lines.append(
+            f"| {key} | {_ci(mo['recovered_fraction'])} | k {mo['small_k'][0]}–{mo['small_k'][1]}: "
+            f"{_ci(mo['recovered_fraction_small_k'])} | k {mo['large_k'][0]}–{mo['large_k'][1]}: "
+            f"{_ci(mo['recovered_fraction_large_k'])} | {_f(ba['recovered_fraction']['value'], 3)} |"
+        )
+    lines += ["", "| k | " + " | ".join(f"γ = {k} (model) | γ = {k} (Bayes)" for k in keys) + " |"]
+    lines.append("|---|" + "---|---|" * len(keys))
+    n_k = len(ys[keys[0]]["model"]["recovered_fraction_per_k"]) if keys else 0
+    for k in range(1, n_k):
+        cells = []
+        for key in keys:
+            cells.append(_ci(ys[key]["model"]["recovered_fraction_per_k"][k], 2))
+            cells.append(_f(ys[key]["bayes"]["recovered_fraction_per_k"][k]["value"], 2))
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def render_markdown(m: dict[str, Any]) -> str:
@@ -219,9 +393,20 @@ def render_markdown(m: dict[str, Any]) -> str:
         "## Checks",
         "",
     ]
-    lines += [
-        f"- {'✅' if ok else '❌'} {name.replace('_', ' ')}" for name, ok in m["checks"].items()
-    ]
+    ideal = m.get("checks_bayes_ideal", {})
+    for name, ok in m["checks"].items():
+        tail = ""
+        if name in ideal and ideal[name] is not None:
+            tail = f" (Bayes ideal: {'✅' if ideal[name] else '❌'})"
+        lines.append(f"- {'✅' if ok else '❌'} {name.replace('_', ' ')}{tail}")
+    for name in m.get("checks_undetermined", []):
+        lines.append(f"- ➖ {name.replace('_', ' ')} (too few prompts in the compared bins)")
+    lines.append("")
+    lines.append(
+        "`ours_` checks are about our extensions (rotation ensembles, x-scaling), not the paper."
+    )
+    if "inference" in m:
+        lines += ["", *_inference_lines(m)]
     lines += [
         "",
         "## Implicit task inference",
@@ -256,7 +441,9 @@ def render_markdown(m: dict[str, Any]) -> str:
         f"{_f(fbd.get('rank_correlation_distance_relative_rise'), 3)} (relative). "
         "'Bayes' columns: mixture-Bayes at the pretraining α vs at `ideal_finetuned_alpha`.",
         "",
-        "## Conjugates (report stream; parameters chosen on the select stream)",
+        "## All conjugates (report stream; parameters chosen on the select stream)",
+        "",
+        "y-scaling is the paper's transform; x-scaling and rotation ensembles are our extensions.",
         "",
         "| transform | fine-tuned cont. | pretrained cont. (same T) | recovered | gap removed (same T) | fine-tuned disc. | Bayes recovered |",
         "|---|---|---|---|---|---|---|",
@@ -291,9 +478,16 @@ def write_report(m: dict[str, Any], out: str | Path) -> list[Path]:
         "forgetting_vs_distance": plot_forgetting_vs_distance,
         "implied_weight": plot_implied_weight,
         "recovery": plot_recovery,
+        "calibration": plot_calibration,
+        "lambda_shift": plot_lambda_shift,
+        "yscale_per_k": plot_yscale_per_k,
     }
     paths = []
     for key, fn in plotters.items():
+        if key in ("calibration", "lambda_shift") and "inference" not in m:
+            continue
+        if key == "yscale_per_k" and not m.get("yscale_paper"):
+            continue
         p = out_dir / FIGURES[key]
         fn(m, p)
         paths.append(p)

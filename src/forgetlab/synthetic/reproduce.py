@@ -17,6 +17,7 @@ selected on the prompts it is measured on.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +31,9 @@ from forgetlab.config import StrictModel, build_config, deep_merge
 from forgetlab.errors import ForgetlabError
 from forgetlab.results import JsonlCache, atomic_path, provenance, read_json, write_json
 from forgetlab.synthetic.analysis import (
+    G_EDGES,
     K_START,
+    FamilyPredictions,
     Predictor,
     References,
     bayes_references,
@@ -38,6 +41,7 @@ from forgetlab.synthetic.analysis import (
     family_summary,
     forgetting_by_distance,
     implied_weight,
+    inference_diagnostics,
     mixture_g,
     nearest_pool_distance,
     per_k_error,
@@ -52,8 +56,9 @@ from forgetlab.synthetic.conjugate import (
     recovered_fraction,
     rotation_ensembles,
 )
+from forgetlab.synthetic.conjugate_stats import recovery_by_k
 from forgetlab.synthetic.presets import PRESETS, SyntheticConfig
-from forgetlab.synthetic.tasks import Batch, TaskConfig, TaskSampler
+from forgetlab.synthetic.tasks import Batch, TaskConfig, TaskSampler, normalised_error
 
 FAMILIES = ("continuous", "discrete")
 MODELS = ("pretrained", "finetuned")
@@ -78,6 +83,13 @@ class AnalysisConfig(StrictModel):
     ideal_finetuned_alpha: float = Field(
         default=0.99, gt=0.0, lt=1.0, description="α of the Bayes 'fine-tuned' ideal (SPEC §2.3)"
     )
+    paper_yscale: list[float] = Field(
+        default=[1.5, 2.0], description="γ of the paper's y-scaling, reported per k with intervals"
+    )
+    g_edges: list[float] = Field(
+        default=list(G_EDGES), description="bins of the Bayes posterior g (ascending, 0 to 1)"
+    )
+    n_boot: int = Field(default=200, ge=0, description="bootstrap resamples over prompts")
 
     @model_validator(mode="after")
     def _check_grids(self) -> AnalysisConfig:
@@ -85,6 +97,16 @@ class AnalysisConfig(StrictModel):
             raise ValueError("yscale and xscale factors must be > 0")
         if any(m < 1 for m in self.rotation):
             raise ValueError("rotation ensemble sizes must be >= 1")
+        if any(not v > 0 for v in self.paper_yscale):
+            raise ValueError("paper_yscale factors must be > 0")
+        e = self.g_edges
+        if (
+            len(e) < 2
+            or e[0] != 0.0
+            or e[-1] != 1.0
+            or any(b <= a for a, b in itertools.pairwise(e))
+        ):
+            raise ValueError("g_edges must rise strictly from 0 to 1")
         return self
 
 
@@ -298,8 +320,52 @@ class PairAnalysis:
         conj_preds = self.conjugate_predictions(best)
         m["implied_weight"] = self._implied_block(preds, conj_preds, best)
         m["forgetting_by_distance"] = self._distance_block(preds, conj_preds["continuous"])
-        m["checks"] = self._checks(m)
+        m["inference"] = self._inference_block(preds)
+        m["yscale_paper"] = self._yscale_block(preds)
+        m["checks"], m["checks_undetermined"] = self._checks(m)
+        m["checks_bayes_ideal"] = m["inference"]["claims"]["bayes"]
         return m
+
+    def _inference_block(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, Any]:
+        fams = {
+            fam: FamilyPredictions(
+                batch=self.report[fam],
+                refs=self.refs[fam],
+                pretrained=preds["pretrained"][fam],
+                finetuned=preds["finetuned"][fam],
+            )
+            for fam in FAMILIES
+        }
+        return inference_diagnostics(
+            fams,
+            alpha_finetuned=self.acfg.ideal_finetuned_alpha,
+            edges=tuple(self.acfg.g_edges),
+            n_boot=self.acfg.n_boot,
+            seed=self.cfg.seed,
+        )
+
+    def _yscale_block(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, Any]:
+        """The paper's y-scaling on continuous prompts, per k, model and Bayes ideal."""
+        b = self.report["continuous"]
+        refs = self.refs["continuous"]
+        ideal_ft = bayes_predictor(self.pool, self.task, self.acfg.ideal_finetuned_alpha)
+        e_bpt = normalised_error(refs.mixture, b)
+        e_bft = normalised_error(ideal_ft(b.xs, b.ys), b)
+        e_pt = normalised_error(preds["pretrained"]["continuous"], b)
+        e_ft = normalised_error(preds["finetuned"]["continuous"], b)
+        out: dict[str, Any] = {}
+        for gamma in self.acfg.paper_yscale:
+            conj = Conjugate("yscale", gamma)
+            e_c = normalised_error(self.conjugate_predictions(conj)["continuous"], b)
+            e_bc = normalised_error(conj(ideal_ft, b.xs, b.ys), b)
+            out[f"{gamma:g}"] = {
+                "gamma": gamma,
+                "model": recovery_by_k(
+                    e_pt, e_ft, e_c, n_boot=self.acfg.n_boot, seed=self.cfg.seed
+                ),
+                "bayes": recovery_by_k(e_bpt, e_bft, e_bc, n_boot=0),
+            }
+        return out
 
     def _model_block(self, preds: dict[str, torch.Tensor]) -> dict[str, Any]:
         block: dict[str, Any] = {}
@@ -485,11 +551,25 @@ class PairAnalysis:
         }
 
     @staticmethod
-    def _checks(m: dict[str, Any]) -> dict[str, bool]:
+    def _checks(m: dict[str, Any]) -> tuple[dict[str, bool], list[str]]:
+        """The paper's claims as booleans, then our extensions (``ours_`` prefix).
+
+        Returns the checks and the names of claims too few prompts could decide.
+        """
         pt, ft = m["pretrained"], m["finetuned"]
         iw = m["implied_weight"]
         rf = m["recovered_fraction"]
-        return {
+        claims = m["inference"]["claims"]["model"]
+        checks: dict[str, bool] = {k: bool(v) for k, v in claims.items() if v is not None}
+        undetermined = [k for k, v in claims.items() if v is None]
+        for key, ys in m["yscale_paper"].items():
+            r = ys["model"]
+            checks[f"yscale_{key}_recovers_a_positive_fraction"] = bool(
+                r["recovered_fraction"]["lo"] > 0
+            )
+            small, large = r["recovered_fraction_small_k"], r["recovered_fraction_large_k"]
+            checks[f"yscale_{key}_recovers_more_at_small_k"] = bool(small["value"] > large["value"])
+        return checks | {
             "finetuning_lowers_discrete_error": ft["discrete_error"] < pt["discrete_error"],
             "finetuning_raises_continuous_error": ft["continuous_error"] > pt["continuous_error"],
             "relative_rise_larger_near_pool": m["forgetting_by_distance"]["near_relative_rise"]
@@ -498,8 +578,8 @@ class PairAnalysis:
             > m["forgetting_by_distance"]["far_rise"],
             "implied_weight_rises_on_continuous": iw["finetuned"]["continuous"]["mean"]
             > iw["pretrained"]["continuous"]["mean"],
-            "recovered_fraction_at_least_0.3": bool(rf == rf and rf >= 0.3),
-        }
+            "ours_best_conjugate_recovers_at_least_0.3": bool(rf == rf and rf >= 0.3),
+        }, undetermined
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -554,6 +634,7 @@ def reproduce(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Pretrain -> fine-tune -> evaluate -> conjugate sweep -> report (resumable)."""
+    from forgetlab.report.html import write_run_report
     from forgetlab.results import prepare_run_dir
     from forgetlab.synthetic.train import finetune, pretrain
 
@@ -590,6 +671,7 @@ def reproduce(
     # CPU time too: on a shared machine wall time says little about the work done.
     m["provenance"]["this_invocation_cpu_seconds"] = round(time.process_time() - c0, 2)
     write_json(out_dir / "metrics.json", m)
+    write_run_report(out_dir)
     return m
 
 
