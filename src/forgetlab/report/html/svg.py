@@ -37,6 +37,8 @@ class Series:
     ys: Sequence[float | None]
     dash: str = ""
     color: str | None = None
+    lo: Sequence[float | None] | None = None  # optional interval whiskers per point
+    hi: Sequence[float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ def line_chart(
         return f'<p class="muted">{escape(title)}: no data</p>'
     xs = [p[0] for p in pts]
     ys = [p[1] for p in pts]
+    if not log_y:  # whiskers stay inside the plot
+        ys += [
+            float(v)
+            for s in series
+            for v in (*(s.lo or ()), *(s.hi or ()))
+            if v is not None and math.isfinite(v)
+        ]
     x0, x1 = min(xs), max(xs)
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
@@ -156,6 +165,13 @@ def line_chart(
                 seg = []
         if seg:
             paths.append(" ".join(seg))
+        if s.lo is not None and s.hi is not None and not log_y:
+            for x, lo, hi in zip(s.xs, s.lo, s.hi, strict=False):
+                if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+                    body.append(
+                        f'<path d="M{px(float(x)):.1f},{py(lo):.1f}V{py(hi):.1f}" '
+                        f'stroke="{color}" stroke-width="1" fill="none"/>'
+                    )
         for p in paths:
             body.append(
                 f'<polyline points="{p}" fill="none" stroke="{color}" stroke-width="1.8"{dash}/>'

@@ -55,6 +55,9 @@ def run_label(run: SyntheticRun) -> str:
 def _value_cell(run: SyntheticRun, i: int, path: tuple[str, ...], fmt: str) -> str:
     """A metric cell; a value stored as {mean, ci95/interval} shows its interval too."""
     value = lookup(run.metrics, path)
+    if isinstance(value, dict) and "value" in value:  # {"value", "lo", "hi"}: bootstrap interval
+        cell = num(run.metrics, (*path, "value"), fmt, src=f"run{i}:metrics.json")
+        return cell.replace("</td>", interval_text(value, fmt) + "</td>")
     if isinstance(value, dict) and "mean" in value:
         iv = value.get("ci95", value.get("interval"))
         cell = num(run.metrics, (*path, "mean"), fmt, src=f"run{i}:metrics.json")
@@ -65,7 +68,7 @@ def _value_cell(run: SyntheticRun, i: int, path: tuple[str, ...], fmt: str) -> s
 def _scalar(run: SyntheticRun, path: tuple[str, ...]) -> float | None:
     value = lookup(run.metrics, path)
     if isinstance(value, dict):
-        value = value.get("mean")
+        value = value.get("value", value.get("mean"))
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
@@ -83,13 +86,31 @@ def across_runs(values: Sequence[float | None], fmt: str) -> str:
     )
 
 
+def yscale_rows(runs: Sequence[SyntheticRun]) -> list[tuple[str, tuple[str, ...], str]]:
+    """Rows for the paper's y-scaling conjugate (one per γ present in any run)."""
+    gammas: list[str] = []
+    for r in runs:
+        for g in r.metrics.get("yscale_paper") or {}:
+            if g not in gammas:
+                gammas.append(g)
+    rows: list[tuple[str, tuple[str, ...], str]] = []
+    for g in gammas:
+        for key, what in (
+            ("recovered_fraction", "recovered fraction"),
+            ("recovered_fraction_small_k", "recovered, small k"),
+            ("recovered_fraction_large_k", "recovered, large k"),
+        ):
+            rows.append((f"y-scaling γ={g}: {what}", ("yscale_paper", g, "model", key), "f3"))
+    return rows
+
+
 def headline_table(runs: Sequence[SyntheticRun]) -> str:
     multi = len(runs) > 1
     head = "".join(f"<th class='num'>{escape(run_label(r))}</th>" for r in runs)
     if multi:
         head += f"<th class='num'>across {len(runs)} runs: mean [95% t-interval]</th>"
     rows = []
-    for label, path, fmt in HEADLINE:
+    for label, path, fmt in (*HEADLINE, *yscale_rows(runs)):
         cells = "".join(_value_cell(r, i, path, fmt) for i, r in enumerate(runs))
         if multi:
             cells += across_runs([_scalar(r, path) for r in runs], fmt)
@@ -130,8 +151,22 @@ def checks_table(runs: Sequence[SyntheticRun]) -> str:
             mark = "holds" if ok is True else "fails" if ok is False else "–"
             cells.append(f'<td class="{"ok" if ok else "fail"}">{mark}</td>')
         tail = f"<td class='num'>{holds}/{len(runs)}</td>" if len(runs) > 1 else ""
-        rows.append(f"<tr><th>{escape(name.replace('_', ' '))}</th>{''.join(cells)}{tail}</tr>")
+        ideal = [(r.metrics.get("checks_bayes_ideal") or {}).get(name) for r in runs]
+        known = [v for v in ideal if isinstance(v, bool)]
+        tail += (
+            f"<td>{'holds' if all(known) else 'fails' if not any(known) else 'mixed'}</td>"
+            if known
+            else "<td class='muted'>–</td>"
+        )
+        undetermined = any(name in (r.metrics.get("checks_undetermined") or []) for r in runs)
+        title = escape(name.replace("_", " ")) + (
+            " <span class='muted small'>(undetermined: interval too wide)</span>"
+            if undetermined
+            else ""
+        )
+        rows.append(f"<tr><th>{title}</th>{''.join(cells)}{tail}</tr>")
     extra = "<th>holds in</th>" if len(runs) > 1 else ""
+    extra += "<th>Bayes ideal</th>"
     return (
         f"<h3>Checks (the paper's claims, as tested in metrics.json)</h3><table><thead><tr><th>check</th>"
         f"{head}{extra}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -202,6 +237,94 @@ def per_k_charts(run: SyntheticRun) -> str:
     return f'<div class="charts">{"".join(charts)}</div>'
 
 
+def _cells(rows: Sequence[Any], key: str) -> tuple[list[Any], list[Any], list[Any]]:
+    cells = [r.get(key) or {} for r in rows]
+    return (
+        [c.get("value") for c in cells],
+        [c.get("lo") for c in cells],
+        [c.get("hi") for c in cells],
+    )
+
+
+def inference_charts(run: SyntheticRun) -> str:
+    """λ against the Bayes posterior g (calibration), Δλ by g, and y-scaling recovery per k."""
+    m, charts = run.metrics, []
+    calib = [r for r in lookup(m, ("inference", "calibration")) or [] if r.get("count")]
+    if calib:
+        xs = [float(r.get("g_mean", (r["g_lo"] + r["g_hi"]) / 2)) for r in calib]
+        series = []
+        for name, color in (("pretrained", "#4C72B0"), ("finetuned", "#DD8452")):
+            ys, lo, hi = _cells(calib, name)
+            series.append(Series(f"{name} model λ", xs, ys, color=color, lo=lo, hi=hi))
+        alpha = lookup(m, ("inference", "alpha_finetuned_ideal"))
+        series += [
+            Series(
+                "Bayes, pretraining α",
+                xs,
+                [r.get("bayes_pretrained") for r in calib],
+                "6 3",
+                "#222",
+            ),
+            Series(
+                f"Bayes, α = {alpha}",
+                xs,
+                [r.get("bayes_finetuned") for r in calib],
+                "2 3",
+                "#8C8C8C",
+            ),
+        ]
+        charts.append(
+            line_chart(
+                series,
+                title="implied weight λ vs Bayes posterior g (95% intervals)",
+                xlabel="Bayes posterior g of the discrete family (bin mean)",
+                ylabel="pooled λ",
+            )
+        )
+    for fam in FAMILIES:
+        shift = [r for r in lookup(m, ("inference", "lambda_shift", fam)) or [] if r.get("count")]
+        if shift:
+            xs = [(float(r["g_lo"]) + float(r["g_hi"])) / 2 for r in shift]
+            ys, lo, hi = _cells(shift, "model")
+            charts.append(
+                line_chart(
+                    [
+                        Series("model Δλ", xs, ys, color="#C44E52", lo=lo, hi=hi),
+                        Series(
+                            "Bayes ideal Δλ", xs, [r.get("bayes") for r in shift], "6 3", "#222"
+                        ),
+                    ],
+                    title=f"Δλ after fine-tuning by g, {fam} prompts",
+                    xlabel="Bayes g bin (centre)",
+                    ylabel="Δλ",
+                )
+            )
+    series = []
+    for i, (g, block) in enumerate((m.get("yscale_paper") or {}).items()):
+        per_k = lookup(block, ("model", "recovered_fraction_per_k")) or []
+        ys = [c.get("value") for c in per_k]
+        series.append(
+            Series(
+                f"γ = {g}",
+                [float(k) for k in range(len(per_k))],
+                ys,
+                color=("#4C72B0", "#DD8452", "#55A868")[i % 3],
+                lo=[c.get("lo") for c in per_k],
+                hi=[c.get("hi") for c in per_k],
+            )
+        )
+    if series:
+        charts.append(
+            line_chart(
+                series,
+                title="y-scaling (the paper's conjugate): recovered fraction per k",
+                xlabel="k (examples in context)",
+                ylabel="recovered fraction",
+            )
+        )
+    return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
+
+
 def training_chart(run: SyntheticRun) -> str:
     series = [
         Series(name, [float(r["step"]) for r in rows], [r.get("loss") for r in rows])
@@ -256,6 +379,7 @@ def section(runs: Sequence[SyntheticRun], offset: int = 0) -> str:
         parts += [
             f'<h3 id="syn-run-{i}">{escape(run_label(run))} <span class="muted small">{escape(str(run.path))}</span></h3>',
             per_k_charts(run),
+            inference_charts(run),
             training_chart(run),
             "<h3>Conjugate sweep (report stream; parameters chosen on the select stream)</h3>",
             conjugate_table(run, i),
