@@ -96,6 +96,10 @@ def finetune_cmd(
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: best available)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option(
+    "--seeds", default=1, show_default=True, help="independent seeds, in OUT/seed_<s>/ when > 1"
+)
+@click.option("--jobs", type=int, default=None, help="seeds run at once (default: cores // 2)")
 def reproduce_cmd(
     preset: str,
     config_file: str | None,
@@ -103,11 +107,22 @@ def reproduce_cmd(
     out: str,
     device: str | None,
     quiet: bool,
+    seeds: int,
+    jobs: int | None,
 ) -> None:
     """Pretrain -> fine-tune -> evaluate -> conjugate sweep; writes metrics.json, report.md, figures."""
     from forgetlab.synthetic.reproduce import reproduce, reproduce_config
 
     cfg = reproduce_config(preset, config_file, overrides)
+    if seeds != 1:
+        from forgetlab.synthetic.seeds import run_seeds
+
+        r = run_seeds(
+            cfg, out, seeds, jobs=jobs, device=device, show_progress=not quiet,
+            log=lambda s: click.echo(s, err=True),
+        )  # fmt: skip
+        click.echo(f"{len(r['seeds'])} seeds aggregated in {out}/metrics.json and {out}/report.md")
+        return
     m = reproduce(
         cfg, out, device=device, show_progress=not quiet, log=lambda s: click.echo(s, err=True)
     )
