@@ -7,6 +7,7 @@ restyled) without touching a model: ``write_report(read_json("metrics.json"), ou
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,9 @@ def _centre(rows: list[dict[str, Any]]) -> list[float]:
     ]
 
 
-def _errbar(ax: Any, xs: list[float], cells: list[dict[str, Any]], fmt: str, label: str) -> None:
+def _errbar(
+    ax: Any, xs: Sequence[float], cells: list[dict[str, Any]], fmt: str, label: str
+) -> None:
     vals = [_nan(c["value"]) for c in cells]
     lo = [
         v - _nan(c["lo"]) if math.isfinite(_nan(c["lo"])) else 0.0
