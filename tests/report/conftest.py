@@ -4,39 +4,25 @@ headless Chromium per module (skipped when Playwright or Chromium is not install
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI containers run as root
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+from browser_env import CHROMIUM_ARGS, REQUIRED, chromium_path, missing
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the whole module (the system browser, never a download)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    reason = missing()
+    if reason is not None and REQUIRED:
+        pytest.fail(reason)
+    if reason is not None:
+        pytest.skip(reason)
+    from playwright import sync_api
+
     exe = chromium_path()
-    if exe is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         try:

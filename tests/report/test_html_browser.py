@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_env import REQUIRED, missing
 from html_runs import read_jsonl
 
 from forgetlab.report.html import write_report
 
-pytestmark = pytest.mark.browser
+# skip before any run directory is built; in CI (REQUIRED) the browser fixture fails instead
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(missing() is not None and not REQUIRED, reason=str(missing())),
+]
 
 PAGE_SIZE = 50
 
