@@ -8,13 +8,14 @@ imports (or vice versa). User errors end as one line on stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
 import click
 
 from forgetlab import __version__
-from forgetlab.errors import ForgetlabError
+from forgetlab.errors import ForgetlabError, one_line
 
 LAB_GROUPS = {
     "synthetic": (
@@ -118,6 +119,41 @@ def main(argv: list[str] | None = None) -> Any:
             err=True,
         )
         sys.exit(130)
+    except Exception as exc:
+        message, code = describe_unexpected(exc)
+        if os.environ.get("FORGETLAB_DEBUG"):
+            raise
+        click.echo(f"forgetlab: error: {message}", err=True)
+        sys.exit(code)
+
+
+def describe_unexpected(exc: BaseException) -> tuple[str, int]:
+    """One line for an exception no command turned into a :class:`ForgetlabError`.
+
+    Out-of-memory, file-system and encoding failures are the user's situation (exit 2, with
+    what to change); anything else is a bug in forgetlab (exit 1, the traceback on request).
+    """
+    text = one_line(exc)
+    if (
+        isinstance(exc, MemoryError)
+        or "out of memory" in text.lower()
+        or ("can't allocate memory" in text)
+    ):
+        return (
+            "out of memory: the run does not fit in this machine's memory; reduce the batch "
+            "size, the model or the prompt size",
+            2,
+        )
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}", 2
+    if isinstance(exc, UnicodeDecodeError):
+        return "an input file is not UTF-8 text", 2
+    return (
+        f"internal error ({type(exc).__name__}: {text}); this is a bug in forgetlab: "
+        "rerun with FORGETLAB_DEBUG=1 for the traceback and report it",
+        1,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

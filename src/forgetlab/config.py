@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import click
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forgetlab.errors import ForgetlabError
 
 M = TypeVar("M", bound=BaseModel)
+
+SEED_MAX = 2**63 - 1
+"""Largest seed every consumer accepts (torch, numpy and Python all take 0 .. 2**63 - 1)."""
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+SEED_TYPE = click.IntRange(0, SEED_MAX)
+"""The click type of every ``--seed`` option (same range as :data:`Seed`)."""
 
 
 class StrictModel(BaseModel):
@@ -79,11 +86,10 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, turning every failure into a one-line error."""
+    from forgetlab.results import read_text_file
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ForgetlabError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    text = read_text_file(p, "config file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -14,3 +14,23 @@ class ForgetlabError(Exception):
 
 class RunDirMismatch(ForgetlabError):
     """An output directory holds a run with a different configuration."""
+
+
+class RunDirBusy(ForgetlabError):
+    """Another live run holds the output directory's lock."""
+
+
+def one_line(exc: BaseException, limit: int = 400) -> str:
+    """An exception's whole message on one line (libraries wrap sentences across lines).
+
+    Whitespace runs become one space; a message longer than ``limit`` is cut at the last
+    sentence end before it (or marked with an ellipsis), never mid-word.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = cut.rfind(". ")
+    if end > limit // 2:
+        return cut[: end + 1]
+    return cut[: cut.rfind(" ")] + " …"

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from forgetlab.errors import ForgetlabError, RunDirMismatch
+from forgetlab.errors import ForgetlabError
 
 TRACKED_PACKAGES = (
     "forgetlab",
@@ -71,9 +71,22 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    The file gets the same permissions as any other file the process creates (0666 less the
+    umask), not ``mkstemp``'s private 0600, so atomically written and appended files agree.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -83,6 +96,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -99,12 +113,28 @@ def write_json(path: str | Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
+def read_text_file(path: str | Path, what: str = "file") -> str:
+    """Read a UTF-8 text file, or fail with one line (missing, unreadable, not UTF-8)."""
     p = Path(path)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ForgetlabError(f"missing file {p}") from None
+        raise ForgetlabError(f"missing {what} {p}") from None
+    except IsADirectoryError:
+        raise ForgetlabError(f"{what} {p} is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise ForgetlabError(
+            f"{what} {p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ForgetlabError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+
+
+def read_json(path: str | Path) -> Any:
+    p = Path(path)
+    text = read_text_file(p)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ForgetlabError(f"{p} is not valid JSON (line {exc.lineno})") from None
 
@@ -121,16 +151,38 @@ class JsonlCache:
         self.key = key
         self.rows: dict[str, dict[str, Any]] = {}
         if self.path.exists():
-            with open(self.path, encoding="utf-8") as fh:
-                for line in fh:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # torn final write
-                    self.rows[str(row[key])] = row
+            self._load()
+
+    def _load(self) -> None:
+        """Read the file; torn lines and superseded duplicates are compacted away on disk."""
+        lines = read_text_file(self.path, "results file").splitlines()
+        dirty = False
+        for lineno, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line:
+                dirty = True
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                dirty = True  # a write torn by a crash: the sample is simply redone
+                continue
+            if not isinstance(row, dict) or self.key not in row:
+                raise ForgetlabError(
+                    f"{self.path} line {lineno} is not a sample (no {self.key!r} field); "
+                    "the file was not written by this run type: move it away or pass --overwrite"
+                )
+            sample_id = str(row[self.key])
+            dirty = dirty or sample_id in self.rows
+            self.rows[sample_id] = row
+        if dirty:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        text = "".join(
+            json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in self.rows.values()
+        )
+        write_text_atomic(self.path, text)
 
     def __contains__(self, sample_id: str) -> bool:
         return sample_id in self.rows
@@ -162,43 +214,3 @@ class JsonlCache:
         with open(self.path, "rb") as fh:
             fh.seek(-1, os.SEEK_END)
             return fh.read(1) == b"\n"
-
-
-def prepare_run_dir(
-    out: str | Path,
-    config: Mapping[str, Any],
-    *,
-    overwrite: bool = False,
-    name: str = "run_config.json",
-) -> Path:
-    """Claim ``out`` for a run with ``config``.
-
-    A fresh or matching directory is accepted (matching = resume); a directory holding a
-    different config is refused with a one-line error unless ``overwrite`` is set, in which
-    case its previous contents are left in place but the config is replaced.
-    """
-    out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ForgetlabError(f"--out {out_dir} exists and is not a directory")
-    cfg_file = out_dir / name
-    wanted = json.loads(canonical_json(config))
-    if cfg_file.exists() and not overwrite:
-        existing = read_json(cfg_file)
-        if existing.get("config") != wanted:
-            diff = _first_difference(existing.get("config", {}), wanted)
-            raise RunDirMismatch(
-                f"--out {out_dir} holds a run with a different configuration ({diff}); "
-                "choose another --out or pass --overwrite"
-            )
-        return out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(cfg_file, {"config": wanted, "config_hash": config_hash(wanted)})
-    return out_dir
-
-
-def _first_difference(a: Any, b: Any, path: str = "") -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                return _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-    return f"{path or 'config'}: {a!r} != {b!r}"

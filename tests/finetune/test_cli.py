@@ -163,7 +163,21 @@ def test_parse_suites() -> None:
         with pytest.raises(ForgetlabError, match=needle):
             parse_suites([bad])
     assert suite_languages(["fr", "sw"], ("en", "sw")) == ["sw"]
-    assert suite_languages(["fr"], ("en", "sw")) == ["en"]
+    with pytest.raises(ForgetlabError, match="none of --eval-languages fr is available"):
+        suite_languages(["fr"], ("en", "sw"), "eval suite harmful")
+    with pytest.raises(ForgetlabError, match="unknown language 'xx'"):
+        suite_languages(["en", "xx"], ("en", "sw"))
+
+
+def test_unknown_eval_language_fails_before_any_claim(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pc_data: Path, tiny_model_dir: Path
+) -> None:
+    out = tmp_path / "o"
+    code, _, err = _run(
+        capsys, "finetune", "sft", "--model", str(tiny_model_dir), "--data", str(pc_data),
+        "--out", str(out), "--eval-suite", "icl-vs-if:2", "--eval-languages", "xx",
+    )  # fmt: skip
+    assert code == 2 and "unknown language 'xx'" in err and not out.exists()
 
 
 def test_bad_input_claims_no_out_dir(

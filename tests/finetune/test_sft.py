@@ -146,13 +146,13 @@ def test_resume_equals_uninterrupted(
 def test_out_with_another_config_is_refused(
     tiny_model_dir: Path, pc_data: Path, tmp_path: Path
 ) -> None:
-    from forgetlab.results import prepare_run_dir
+    from forgetlab.finetune.sft import with_data_hash
+    from forgetlab.rundir import RunDir
 
     out = tmp_path / "run"
     cfg = _cfg(tiny_model_dir, pc_data)
-    from forgetlab.finetune.sft import with_data_hash
-
-    prepare_run_dir(out, with_data_hash(cfg).model_dump())
+    with RunDir(out, with_data_hash(cfg).model_dump()):
+        (out / "checkpoints").mkdir()  # a run that made progress
     with pytest.raises(RunDirMismatch, match=r"train\.learning_rate"):
         run_sft(_cfg(tiny_model_dir, pc_data, "train.learning_rate=0.5"), out)
     pc_data.write_text(pc_data.read_text().replace("What", "Who"), encoding="utf-8")

@@ -33,7 +33,7 @@ def test_build_cached_is_atomic_and_built_once(tmp_path):
     with pytest.raises(RuntimeError):
         pk.build_cached(final, crash)
     assert not final.exists()
-    assert list((tmp_path / "models").iterdir()) == []  # no temp directory left behind
+    assert _entries(tmp_path / "models") == []  # no temp directory left behind
 
     def produce(scratch: Path, out: Path) -> dict:
         calls.append(scratch)
@@ -46,7 +46,28 @@ def test_build_cached_is_atomic_and_built_once(tmp_path):
     assert len(calls) == 1
     assert sorted(p.name for p in final.iterdir()) == [pk.MARKER, "model.safetensors"]
     assert pk.read_marker(final) == {"gguf_sha256": "ab" * 32}
-    assert [p.name for p in (tmp_path / "models").iterdir()] == ["m-1"]
+    assert _entries(tmp_path / "models") == ["m-1"]
+
+
+def _entries(folder: Path) -> list[str]:
+    """What a cache folder holds, less the build lock files (kept: removing them would race)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
+
+
+def test_a_killed_conversion_leaves_no_temporary_directory_for_long(tmp_path):
+    """SIGKILL skips ``finally``; the next build (holding the lock) removes the leftovers."""
+    final = tmp_path / "models" / "m-1"
+    final.parent.mkdir()
+    for i in range(3):
+        (final.parent / f".m-1.abcd_12{i}.tmp" / "model").mkdir(parents=True)
+    (final.parent / ".m-1.5.abcd_123.tmp").mkdir()  # model "m-1.5" is building: not ours
+
+    def produce(scratch: Path, out: Path) -> dict:
+        (out / "w").write_bytes(b"ok")
+        return {}
+
+    pk.build_cached(final, produce)
+    assert _entries(final.parent) == [".m-1.5.abcd_123.tmp", "m-1"]
 
 
 def test_stale_unmarked_directory_is_replaced(tmp_path):

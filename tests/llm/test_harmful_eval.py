@@ -219,13 +219,13 @@ def test_other_config_refused_unless_overwrite(tmp_path: Path) -> None:
     res = run(tmp_path, reuse, limit=3, judge=Always(), overwrite=True)
     assert reuse.calls == []
     assert res["runs"]["model"]["per_condition"]["en"]["counts"][REFUSE] == 3
-    assert len(list(tmp_path.glob("stale-*/samples.jsonl"))) == 1
+    assert len(list(tmp_path.glob("replaced-*/samples.jsonl"))) == 1
     # generation change: everything regenerated, the old files kept aside
     fresh = FakeBackend(model_reply)
     run(tmp_path, fresh, limit=3, max_new_tokens=16, overwrite=True)
     assert len(fresh.calls) == 9
     assert fresh.configs[0].max_new_tokens == 16
-    assert len(list(tmp_path.glob("stale-*/generations.jsonl"))) == 1
+    assert len(list(tmp_path.glob("replaced-*/generations.jsonl"))) == 1
 
 
 def test_failing_judge_is_judge_error_then_retried_on_resume(tmp_path: Path) -> None:

@@ -238,6 +238,8 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path):
     subprocess.run([*cmd, "--out", str(run)], env=env, check=True, capture_output=True)
     ref = pretrain(smoke(*sets), tmp_path / "ref", device="cpu", show_progress=False)
     assert_identical(weights(run), weights(ref))
+    # identical tensors are written as identical bytes (the sha256 a fine-tune records)
+    assert (run / "model.safetensors").read_bytes() == (ref / "model.safetensors").read_bytes()
 
 
 @pytest.mark.slow

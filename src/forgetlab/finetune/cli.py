@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
+
+from forgetlab.config import SEED_TYPE
 
 
 @click.group(name="finetune")
@@ -117,6 +120,13 @@ def _extra(
 
 @finetune.command(name="sft")
 @_training_options
+@click.option(
+    "--report-to",
+    "report_to",
+    default="none",
+    show_default=True,
+    help="tensorboard and/or wandb (comma-separated): loss and forgetting evaluations as scalars.",
+)
 def sft_cmd(
     model: str,
     data: str,
@@ -130,6 +140,7 @@ def sft_cmd(
     eval_languages: tuple[str, ...],
     out_dir: str,
     overwrite: bool,
+    report_to: str,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer; LoRA or full); rerun the same command to resume.
 
@@ -138,6 +149,7 @@ def sft_cmd(
     from forgetlab.finetune.config import sft_config
     from forgetlab.finetune.evalsuite import parse_suites
     from forgetlab.finetune.sft import run_sft
+    from forgetlab.tracking import parse_report_to, reporting
 
     extra = {
         "model": model,
@@ -146,7 +158,9 @@ def sft_cmd(
     }
     cfg = sft_config(preset, config_file, overrides, extra)
     parse_suites(cfg.eval.suites)  # fail fast on a bad suite name
-    result = run_sft(cfg, out_dir, overwrite=overwrite)
+    targets = parse_report_to(report_to)
+    with reporting(targets, out_dir, run_name=Path(out_dir).name, config=cfg.model_dump()):
+        result = run_sft(cfg, out_dir, overwrite=overwrite)
     _echo_json(_summary(result))
 
 
@@ -264,7 +278,7 @@ def data_group() -> None:
     is_flag=True,
     help="Write chat messages rows instead of prompt/completion.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option(
     "--teacher-prompt",
@@ -315,7 +329,7 @@ def data_nonins_cmd(
 @click.option(
     "--languages", multiple=True, help="AdvBench languages of the harmful requests (default en)."
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
 def data_safety_cmd(
     out_file: str, n_harmful: int, n_benign: int, languages: tuple[str, ...], seed: int
 ) -> None:
@@ -344,7 +358,7 @@ def data_safety_cmd(
     default="messages",
     show_default=True,
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
 def data_control_cmd(out_file: str, n: int, source: str | None, fmt: str, seed: int) -> None:
     """Control-token (MEET) data: <concise>/<detailed> + instruction -> short/worked answer."""
     from forgetlab.finetune.data.control import build_control

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from forgetlab.config import StrictModel, build_config
+from forgetlab.config import Seed, StrictModel, build_config
 
 
 class LoraSettings(StrictModel):
@@ -47,7 +47,7 @@ class TrainSettings(StrictModel):
     save_steps: int = Field(50, ge=1, description="checkpoint (and forgetting-eval) interval")
     save_total_limit: int | None = Field(3, ge=1)
     logging_steps: int = Field(10, ge=1)
-    seed: int = 0
+    seed: Seed = 0
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = False
 

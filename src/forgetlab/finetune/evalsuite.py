@@ -65,17 +65,40 @@ def parse_suites(specs: Sequence[str]) -> list[Suite]:
     return out
 
 
-def suite_languages(requested: Sequence[str], supported: Sequence[str]) -> list[str]:
-    """The requested languages this suite has (English if none of them)."""
+def suite_languages(
+    requested: Sequence[str], supported: Sequence[str], suite: str = "eval suite"
+) -> list[str]:
+    """The requested languages this suite has; an unknown code or an empty match is an error."""
+    known = dict.fromkeys([*ICL_LANGUAGES, *HARMFUL_LANGUAGES])
+    unknown = [lang for lang in requested if lang not in known]
+    if unknown:
+        raise ForgetlabError(
+            f"--eval-languages: unknown language {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(known)})"
+        )
     langs = [lang for lang in requested if lang in supported]
-    return langs or ["en"]
+    if not langs:
+        raise ForgetlabError(
+            f"{suite}: none of --eval-languages {', '.join(requested)} is available "
+            f"(it has {', '.join(supported)})"
+        )
+    return langs
+
+
+def check_eval_settings(settings: EvalSettings) -> None:
+    """Fail on bad suites or languages before a directory is claimed or a model loaded."""
+    for suite in parse_suites(settings.suites):
+        supported = ICL_LANGUAGES if suite.name == "icl-vs-if" else HARMFUL_LANGUAGES
+        suite_languages(settings.languages, supported, f"eval suite {suite.name}")
 
 
 def icl_runner(n: int, languages: Sequence[str], batch_size: int) -> SuiteRunner:
     from forgetlab.llm.benchmarks.icl_vs_if import generate_prompts
     from forgetlab.llm.evaluate import icl_accuracy
 
-    prompts = generate_prompts(languages=suite_languages(languages, ICL_LANGUAGES), n=n)
+    prompts = generate_prompts(
+        languages=suite_languages(languages, ICL_LANGUAGES, "eval suite icl-vs-if"), n=n
+    )
 
     def run(backend: Any, step_dir: Path) -> dict[str, dict[str, float]]:
         per_lang = icl_accuracy(backend, prompts, batch_size=batch_size)
@@ -98,7 +121,9 @@ def harmful_runner(
 
     items = [
         {**row, "id": f"{row['language']}/{row['index']}"}
-        for row in harmful_prompts(suite_languages(languages, HARMFUL_LANGUAGES), limit=n)
+        for row in harmful_prompts(
+            suite_languages(languages, HARMFUL_LANGUAGES, "eval suite harmful"), limit=n
+        )
     ]
     judge = SubstringJudge()
     gen = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)

@@ -27,7 +27,8 @@ from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.data.io import provenance_path
 from forgetlab.finetune.models import load_model_and_tokenizer, resolve_model_source
 from forgetlab.finetune.sft import run_sft, with_data_hash
-from forgetlab.results import prepare_run_dir, read_json
+from forgetlab.results import read_json
+from forgetlab.rundir import RunDir
 
 
 def control_tokens_of(data: str | Path, tokens: Sequence[str] | None) -> list[str]:
@@ -97,7 +98,7 @@ def run_meet(
     toks = control_tokens_of(stage1.data, tokens)
     stage1 = with_data_hash(stage1)
     stage2 = with_data_hash(stage2)
-    out_dir = prepare_run_dir(
+    with RunDir(
         out,
         {
             "kind": "meet",
@@ -106,35 +107,40 @@ def run_meet(
             "stage2": stage2.model_dump(),
         },
         overwrite=overwrite,
-    )
-    model, tokenizer = load_model_and_tokenizer(resolve_model_source(stage1.model))
-    ids = add_control_tokens(model, tokenizer, toks)
-    peft_config = None
-    if _ties_embeddings(model):
-        freeze_all_but_rows(model, ids)
-        train = stage1.train.model_copy(update={"weight_decay": 0.0})
-        stage1 = stage1.model_copy(update={"method": "full", "train": train})
-    else:
-        peft_config = TrainableTokensConfig(token_indices=ids)
-    r1 = run_sft(
-        stage1,
-        out_dir / "stage1",
-        overwrite=overwrite,
-        model=model,
-        tokenizer=tokenizer,
-        peft_config=peft_config,
-        kind="meet-stage1",
-        base_model=stage1.model,
-    )
-    del model
-    stage2 = stage2.model_copy(update={"model": str(out_dir / "stage1" / "model")})
-    r2 = run_sft(
-        stage2, out_dir / "stage2", overwrite=overwrite, kind="meet-stage2", base_model=stage1.model
-    )
-    return {
-        "tokens": toks,
-        "token_ids": ids,
-        "stage1": r1,
-        "stage2": r2,
-        "load_with": f"hf:{out_dir / 'stage2' / 'model'}",
-    }
+    ) as claim:
+        out_dir = claim.path
+        model, tokenizer = load_model_and_tokenizer(resolve_model_source(stage1.model))
+        ids = add_control_tokens(model, tokenizer, toks)
+        peft_config = None
+        if _ties_embeddings(model):
+            freeze_all_but_rows(model, ids)
+            train = stage1.train.model_copy(update={"weight_decay": 0.0})
+            stage1 = stage1.model_copy(update={"method": "full", "train": train})
+        else:
+            peft_config = TrainableTokensConfig(token_indices=ids)
+        r1 = run_sft(
+            stage1,
+            out_dir / "stage1",
+            overwrite=overwrite,
+            model=model,
+            tokenizer=tokenizer,
+            peft_config=peft_config,
+            kind="meet-stage1",
+            base_model=stage1.model,
+        )
+        del model
+        stage2 = stage2.model_copy(update={"model": str(out_dir / "stage1" / "model")})
+        r2 = run_sft(
+            stage2,
+            out_dir / "stage2",
+            overwrite=overwrite,
+            kind="meet-stage2",
+            base_model=stage1.model,
+        )
+        return {
+            "tokens": toks,
+            "token_ids": ids,
+            "stage1": r1,
+            "stage2": r2,
+            "load_with": f"hf:{out_dir / 'stage2' / 'model'}",
+        }

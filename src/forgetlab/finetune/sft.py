@@ -2,7 +2,7 @@
 
 Output directory layout (``--out DIR``)::
 
-    run_config.json        the full config (a different config is refused: prepare_run_dir)
+    run_config.json        the full config (a different config is refused: forgetlab.rundir)
     checkpoints/checkpoint-N/   Trainer checkpoints (optimizer, scheduler, RNG, data position)
     adapter/               LoRA adapter only (PEFT format; ``PeftModel.from_pretrained``)
     model/                 merged full weights + tokenizer: what ``load_backend`` loads
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -27,7 +28,8 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.data.io import file_sha256, read_sft_jsonl, to_trl_rows
 from forgetlab.finetune.models import load_model_and_tokenizer, resolve_model_source
-from forgetlab.results import config_hash, prepare_run_dir, provenance, read_json, write_json
+from forgetlab.results import config_hash, provenance, read_json, write_json
+from forgetlab.rundir import RunDir
 
 RESULT_FILE = "train_result.json"
 
@@ -75,6 +77,8 @@ def build_trainer(
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from forgetlab.tracking import hf_report_to
+
     rows, fmt = read_sft_jsonl(cfg.data)
     if model is None:
         model, tokenizer = load_model_and_tokenizer(resolve_model_source(cfg.model))
@@ -106,7 +110,7 @@ def build_trainer(
         gradient_checkpointing=t.gradient_checkpointing,
         max_length=t.max_length,
         completion_only_loss=None if fmt == "text" else cfg.completion_only_loss,
-        report_to="none",
+        report_to=hf_report_to(),
         disable_tqdm=True,
         dataset_num_proc=None,
     )
@@ -123,6 +127,7 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback
 
     from forgetlab.finetune.callbacks import StderrLog
+    from forgetlab.tracking import hf_callbacks
 
     trainer = SFTTrainer(
         model=model,
@@ -130,7 +135,7 @@ def build_trainer(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[*callbacks, StderrLog()],
+        callbacks=[*callbacks, *hf_callbacks(), StderrLog()],
     )
     trainer.remove_callback(PrinterCallback)  # it prints to stdout, which carries the JSON summary
     return trainer
@@ -221,76 +226,80 @@ def run_sft(
     marker names as its base (default ``cfg.model``).
     """
     from forgetlab.finetune.callbacks import ForgettingCallback
+    from forgetlab.finetune.evalsuite import check_eval_settings
     from forgetlab.report.html import write_run_report
 
     cfg = with_data_hash(cfg)
     read_sft_jsonl(cfg.data)  # bad rows fail before any directory is claimed or model loaded
+    check_eval_settings(cfg.eval)  # so do unknown suites and languages
     if model is None:
         resolve_model_source(cfg.model)  # likewise a missing model directory
-    out_dir = prepare_run_dir(out, cfg.model_dump(), overwrite=overwrite)
-    if is_complete(out_dir):
-        result: dict[str, Any] = read_json(out_dir / RESULT_FILE)
-        result["resumed"] = "already complete"
-        return result
-    started = time.time()
-    all_callbacks = list(callbacks)
-    if cfg.eval.suites:
-        all_callbacks.append(ForgettingCallback(cfg, out_dir))
-    trainer = build_trainer(
-        cfg,
-        out_dir,
-        model=model,
-        tokenizer=tokenizer,
-        callbacks=all_callbacks,
-        peft_config=peft_config,
-    )
-    resumed_from = last_checkpoint(out_dir / "checkpoints")
-    train_out = train_with_resume(trainer, out_dir)
-    tok = trainer.processing_class
-    accel = trainer.accelerator
-    accel.wait_for_everyone()
-    if not accel.is_main_process:  # many GPUs: only rank 0 writes the outputs
-        return {
-            "complete": True,
-            "global_step": trainer.state.global_step,
-            "rank": accel.process_index,
-        }
-    saved = save_outputs(
-        trainer,
-        tok,
-        out_dir,
-        lora=cfg.method == "lora" or peft_config is not None,
-        merged=cfg.save_merged,
-        marker={
-            "name": out_dir.name,
-            "base_model": base_model or cfg.model,
-            "finetune": {
-                "kind": kind,
-                "method": cfg.method,
-                "data": cfg.data,
-                "data_sha256": cfg.data_sha256,
-                "steps": trainer.state.global_step,
-                "config_hash": config_hash(cfg.model_dump()),
+    primary = int(os.environ.get("RANK", "0")) == 0  # under accelerate/torchrun rank 0 claims
+    with RunDir(out, cfg.model_dump(), overwrite=overwrite, primary=primary) as claim:
+        out_dir = claim.path
+        if is_complete(out_dir):
+            result: dict[str, Any] = read_json(out_dir / RESULT_FILE)
+            result["resumed"] = "already complete"
+            return result
+        started = time.time()
+        all_callbacks = list(callbacks)
+        if cfg.eval.suites:
+            all_callbacks.append(ForgettingCallback(cfg, out_dir))
+        trainer = build_trainer(
+            cfg,
+            out_dir,
+            model=model,
+            tokenizer=tokenizer,
+            callbacks=all_callbacks,
+            peft_config=peft_config,
+        )
+        resumed_from = last_checkpoint(out_dir / "checkpoints")
+        train_out = train_with_resume(trainer, out_dir)
+        tok = trainer.processing_class
+        accel = trainer.accelerator
+        accel.wait_for_everyone()
+        if not accel.is_main_process:  # many GPUs: only rank 0 writes the outputs
+            return {
+                "complete": True,
+                "global_step": trainer.state.global_step,
+                "rank": accel.process_index,
+            }
+        saved = save_outputs(
+            trainer,
+            tok,
+            out_dir,
+            lora=cfg.method == "lora" or peft_config is not None,
+            merged=cfg.save_merged,
+            marker={
+                "name": out_dir.name,
+                "base_model": base_model or cfg.model,
+                "finetune": {
+                    "kind": kind,
+                    "method": cfg.method,
+                    "data": cfg.data,
+                    "data_sha256": cfg.data_sha256,
+                    "steps": trainer.state.global_step,
+                    "config_hash": config_hash(cfg.model_dump()),
+                },
             },
-        },
-    )
-    losses = [
-        {"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h
-    ]
-    result = provenance(
-        cfg.model_dump(),
-        kind=kind,
-        complete=True,
-        resumed_from=resumed_from,
-        global_step=trainer.state.global_step,
-        train_loss=getattr(train_out, "training_loss", None),
-        loss_history=losses,
-        seconds=round(time.time() - started, 2),
-        outputs=saved,
-        load_with=f"hf:{out_dir / 'model'}" if "model" in saved else None,
-    )
-    write_json(out_dir / RESULT_FILE, result)
-    write_run_report(out_dir)
-    with contextlib.suppress(Exception):
-        trainer.accelerator.free_memory()
-    return json.loads(json.dumps(result, default=str))
+        )
+        losses = [
+            {"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h
+        ]
+        result = provenance(
+            cfg.model_dump(),
+            kind=kind,
+            complete=True,
+            resumed_from=resumed_from,
+            global_step=trainer.state.global_step,
+            train_loss=getattr(train_out, "training_loss", None),
+            loss_history=losses,
+            seconds=round(time.time() - started, 2),
+            outputs=saved,
+            load_with=f"hf:{out_dir / 'model'}" if "model" in saved else None,
+        )
+        write_json(out_dir / RESULT_FILE, result)
+        write_run_report(out_dir)
+        with contextlib.suppress(Exception):
+            trainer.accelerator.free_memory()
+        return json.loads(json.dumps(result, default=str))

@@ -95,9 +95,14 @@ def harmful_cmd(
     unless --show-outputs.
     """
     from forgetlab.llm.backends import Backend, load_backend
-    from forgetlab.llm.harmful_eval import build_back_translator, evaluate_harmful
+    from forgetlab.llm.harmful_eval import build_back_translator, check_request, evaluate_harmful
     from forgetlab.llm.judges import build_judge
     from forgetlab.report.harmful_report import render_markdown
+
+    check_request(
+        benchmark, _split_multi(languages) or None, _split_multi(transforms), limit=limit,
+        all_prompts=all_prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+    )  # fmt: skip
 
     def load(spec: str) -> Backend:
         return load_backend(

@@ -16,7 +16,6 @@ the current code builds (changed transform, edited data) is refused rather than 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -26,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
 from forgetlab.llm.runner import generate_cached
-from forgetlab.results import JsonlCache, prepare_run_dir, provenance, read_json, write_json
+from forgetlab.results import JsonlCache, provenance, read_json, write_json
+from forgetlab.rundir import RunDir
 
 if TYPE_CHECKING:
     from forgetlab.llm.transforms.base import Transform
@@ -42,7 +42,6 @@ RESULTS_FILE = "results.json"
 MODELS_FILE = "models.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "icl_vs_if.png"
-RUN_FILES = (SAMPLES_FILE, RESULTS_FILE, MODELS_FILE, REPORT_FILE, CHART_FILE)
 
 
 class GenerationFailed(ForgetlabError):
@@ -420,75 +419,69 @@ def evaluate_icl_vs_if(
         raise ForgetlabError(f"--batch-size must be >= 1 (got {batch_size})")
     items, used = build_items(languages, transforms, limit)
     config = run_config(backends, generation)
-    out_dir = Path(out)
-    fresh = not (out_dir / "run_config.json").exists() or overwrite
-    if overwrite and out_dir.is_dir():
-        for name in RUN_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-    prepare_run_dir(out_dir, config, overwrite=overwrite)
-    cache = JsonlCache(out_dir / SAMPLES_FILE)
-    _check_cache_matches(cache, items)
-    models_path = out_dir / MODELS_FILE
-    run = _Run(
-        out_dir=out_dir,
-        cache=cache,
-        items=items,
-        transforms=used,
-        config=config,
-        selection={
-            "languages": list(dict.fromkeys(languages)),
-            "transforms": list(dict.fromkeys(transforms)),
-            "limit": limit,
-            "batch_size": batch_size,
-        },
-        identities=read_json(models_path) if models_path.exists() else {},
-    )
-    cond_of: dict[str, list[str]] = {}
-    for it in items:
-        if it.condition in used:
-            cond_of.setdefault(it.model_input, []).append(it.condition)
-    try:
-        for role in ROLES:
-            rows = [_row_fields(it, role) for it in items]
-            if all(r["id"] in cache for r in rows):
-                continue
-            spec = backends[role]
-            backend = spec.load() if isinstance(spec, LazyBackend) else spec
-            try:
-                run.identities[role] = identity_dict(backend)
-                write_json(models_path, run.identities)
-                memo = _InverseMemo(backend, used, cond_of)
-                generate_cached(
-                    memo,
-                    rows,
-                    cache=cache,
-                    mode="complete",
-                    config=generation,
-                    batch_size=batch_size,
-                    input_field="model_input",
-                    finish=partial(_finish, memo=memo),
-                    desc=f"{role} ({run.identities[role].get('name', role)})",
-                    show_progress=show_progress,
-                )
-            finally:
-                if isinstance(spec, LazyBackend):
-                    backend.close()
-    except ForgetlabError:
-        if fresh and len(cache) == 0:  # e.g. unknown model: leave no claim on --out behind
-            _unclaim(out_dir)
-        else:
-            _write_results(run, report=False)
-        raise
-    except Exception as exc:
-        _write_results(run, report=False, error=f"{type(exc).__name__}: {exc}")
-        raise GenerationFailed(
-            f"generation failed after {run.done()}/{2 * len(items)} samples ({type(exc).__name__}: {exc}); "
-            f"finished samples are saved in {out_dir / SAMPLES_FILE}; rerun the same command to resume"
-        ) from exc
-    except BaseException:  # KeyboardInterrupt: keep a partial summary too
-        _write_results(run, report=False, error="interrupted")
-        raise
-    return _write_results(run, report=report)
+    with RunDir(out, config, overwrite=overwrite) as claim:
+        out_dir = claim.path
+        cache = JsonlCache(out_dir / SAMPLES_FILE)
+        _check_cache_matches(cache, items)
+        models_path = out_dir / MODELS_FILE
+        run = _Run(
+            out_dir=out_dir,
+            cache=cache,
+            items=items,
+            transforms=used,
+            config=config,
+            selection={
+                "languages": list(dict.fromkeys(languages)),
+                "transforms": list(dict.fromkeys(transforms)),
+                "limit": limit,
+                "batch_size": batch_size,
+            },
+            identities=read_json(models_path) if models_path.exists() else {},
+        )
+        cond_of: dict[str, list[str]] = {}
+        for it in items:
+            if it.condition in used:
+                cond_of.setdefault(it.model_input, []).append(it.condition)
+        try:
+            for role in ROLES:
+                rows = [_row_fields(it, role) for it in items]
+                if all(r["id"] in cache for r in rows):
+                    continue
+                spec = backends[role]
+                backend = spec.load() if isinstance(spec, LazyBackend) else spec
+                try:
+                    run.identities[role] = identity_dict(backend)
+                    write_json(models_path, run.identities)
+                    memo = _InverseMemo(backend, used, cond_of)
+                    generate_cached(
+                        memo,
+                        rows,
+                        cache=cache,
+                        mode="complete",
+                        config=generation,
+                        batch_size=batch_size,
+                        input_field="model_input",
+                        finish=partial(_finish, memo=memo),
+                        desc=f"{role} ({run.identities[role].get('name', role)})",
+                        show_progress=show_progress,
+                    )
+                finally:
+                    if isinstance(spec, LazyBackend):
+                        backend.close()
+        except ForgetlabError:
+            if len(cache):  # with nothing generated (e.g. unknown model) the claim is withdrawn
+                _write_results(run, report=False)
+            raise
+        except Exception as exc:
+            _write_results(run, report=False, error=f"{type(exc).__name__}: {exc}")
+            raise GenerationFailed(
+                f"generation failed after {run.done()}/{2 * len(items)} samples ({type(exc).__name__}: {exc}); "
+                f"finished samples are saved in {out_dir / SAMPLES_FILE}; rerun the same command to resume"
+            ) from exc
+        except BaseException:  # KeyboardInterrupt: keep a partial summary too
+            _write_results(run, report=False, error="interrupted")
+            raise
+        return _write_results(run, report=report)
 
 
 def identity_dict(backend: Backend) -> dict[str, Any]:
@@ -506,14 +499,6 @@ def identity_dict(backend: Backend) -> dict[str, Any]:
             if value is not None and not isinstance(value, bool):
                 extra.setdefault(key, value if isinstance(value, int) else str(value))
     return ident
-
-
-def _unclaim(out_dir: Path) -> None:
-    """Undo a fresh claim on ``out_dir`` when nothing was generated (so a fixed rerun works)."""
-    for name in (*RUN_FILES, "run_config.json"):
-        (out_dir / name).unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        out_dir.rmdir()  # only if empty
 
 
 def _finish(item: Mapping[str, Any], output: str, memo: _InverseMemo) -> dict[str, Any]:

@@ -11,10 +11,9 @@ intervals in ``results.json``. Generated text lives only on disk: nothing here p
 from __future__ import annotations
 
 import csv
-import datetime as _dt
+import io
 import math
 import re
-import shutil
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -30,11 +29,11 @@ from forgetlab.llm.transforms.base import NotInvertible, Transform
 from forgetlab.results import (
     JsonlCache,
     canonical_json,
-    prepare_run_dir,
     provenance,
     read_json,
     write_json,
 )
+from forgetlab.rundir import RunDir
 
 BENCHMARKS = ("harmful", "multijail")
 GENERATIONS = "generations.jsonl"
@@ -416,16 +415,31 @@ def _identity(backend: Backend) -> dict[str, Any]:
     return ident
 
 
-def _stale_move(out_dir: Path, names: Sequence[str]) -> None:
-    """Move outdated per-sample files aside (never delete: they may hold human labels)."""
-    present = [n for n in names if (out_dir / n).exists()]
-    if not present:
-        return
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
-    stale = out_dir / f"stale-{stamp}"
-    stale.mkdir(parents=True, exist_ok=True)
-    for n in present:
-        shutil.move(str(out_dir / n), str(stale / n))
+def check_request(
+    benchmark: str,
+    languages: Sequence[str] | None,
+    transforms: Sequence[str] | Mapping[str, Transform] | None,
+    *,
+    limit: int | None,
+    all_prompts: bool,
+    max_new_tokens: int,
+    batch_size: int,
+) -> dict[str, Transform]:
+    """Validate every flag (cheaply, before any model is loaded); return the transforms."""
+    if max_new_tokens < 1:
+        raise ForgetlabError("--max-new-tokens must be >= 1")
+    if batch_size < 1:
+        raise ForgetlabError("--batch-size must be >= 1")
+    if limit is not None and limit < 1:
+        raise ForgetlabError(f"--limit must be >= 1 (got {limit})")
+    if all_prompts and benchmark != "harmful":
+        raise ForgetlabError(
+            "--all applies to the harmful benchmark only (multijail uses all 315 prompts by default)"
+        )
+    tmap = _resolve_transforms(transforms)
+    langs = list(languages) if languages else default_languages(benchmark)
+    benchmark_rows(benchmark, langs, limit=limit, all_prompts=all_prompts)
+    return tmap
 
 
 def evaluate_harmful(
@@ -449,16 +463,13 @@ def evaluate_harmful(
     """Run (or resume) the evaluation into ``out_dir`` and return the ``results.json`` dict.
 
     A directory holding a run with a different configuration is refused unless
-    ``overwrite``; then outdated per-sample files are moved to ``stale-<time>/`` (only the
+    ``overwrite``; then outdated files are moved to ``replaced-<time>/`` (only the
     judged samples when just the judge changed).
     """
-    if max_new_tokens < 1:
-        raise ForgetlabError("--max-new-tokens must be >= 1")
-    if all_prompts and benchmark != "harmful":
-        raise ForgetlabError(
-            "--all applies to the harmful benchmark only (multijail uses all 315 prompts by default)"
-        )
-    tmap = _resolve_transforms(transforms)
+    tmap = check_request(
+        benchmark, languages, transforms, limit=limit, all_prompts=all_prompts,
+        max_new_tokens=max_new_tokens, batch_size=batch_size,
+    )  # fmt: skip
     conditions, base_items = build_items(
         benchmark, languages, tmap, limit=limit, all_prompts=all_prompts
     )
@@ -479,72 +490,72 @@ def evaluate_harmful(
         "back_translator": back_translator.identity() if back_translator else None,
     }
     config = {"generation_part": generation_part, "judging_part": judging_part}
-    out = Path(out_dir)
-    cfg_file = out / "run_config.json"
-    if overwrite and cfg_file.exists():
-        old = read_json(cfg_file).get("config", {})
-        wanted = _roundtrip(config)
-        if old.get("generation_part") != wanted["generation_part"]:
-            _stale_move(out, [GENERATIONS, SAMPLES, LABELS_DIR, RESULTS])
-        elif old.get("judging_part") != wanted["judging_part"]:
-            _stale_move(out, [SAMPLES, RESULTS])
-    prepare_run_dir(out, config, overwrite=overwrite)
+    wanted = _roundtrip(config)
 
-    gen_cache = JsonlCache(out / GENERATIONS, key="id")
-    sample_cache = JsonlCache(out / SAMPLES, key="id")
-    runs: dict[str, Any] = {}
-    for role, model in models.items():
-        items = [
-            {**it, "id": f"{role}/{it['condition']}/{it['index']}", "role": role}
-            for it in base_items
-        ]
-        generations = generate_cached(
-            model,
-            items,
-            cache=gen_cache,
-            mode="chat",
-            config=gen_config,
-            batch_size=batch_size,
-            input_field="prompt",
-            desc=f"generate ({role})",
-            show_progress=show_progress,
-        )
-        samples = judge_rows(
-            generations, sample_cache, judge, tmap, back_translator, chunk=max(batch_size, 8)
-        )
-        runs[role] = {
-            "identity": model.identity.as_dict(),
-            "per_condition": {
-                c.name: summarise([s for s in samples if s["condition"] == c.name])
-                for c in conditions
+    def stale(old: Mapping[str, Any]) -> list[str] | None:
+        """A new judge keeps the generations; anything else replaces the whole run."""
+        if old.get("generation_part") == wanted["generation_part"]:
+            return [SAMPLES, RESULTS]
+        return None
+
+    with RunDir(out_dir, config, overwrite=overwrite, stale=stale) as claim:
+        out = claim.path
+
+        gen_cache = JsonlCache(out / GENERATIONS, key="id")
+        sample_cache = JsonlCache(out / SAMPLES, key="id")
+        runs: dict[str, Any] = {}
+        for role, model in models.items():
+            items = [
+                {**it, "id": f"{role}/{it['condition']}/{it['index']}", "role": role}
+                for it in base_items
+            ]
+            generations = generate_cached(
+                model,
+                items,
+                cache=gen_cache,
+                mode="chat",
+                config=gen_config,
+                batch_size=batch_size,
+                input_field="prompt",
+                desc=f"generate ({role})",
+                show_progress=show_progress,
+            )
+            samples = judge_rows(
+                generations, sample_cache, judge, tmap, back_translator, chunk=max(batch_size, 8)
+            )
+            runs[role] = {
+                "identity": model.identity.as_dict(),
+                "per_condition": {
+                    c.name: summarise([s for s in samples if s["condition"] == c.name])
+                    for c in conditions
+                },
+                "per_group": _per_group(samples, conditions),
+            }
+        results = {
+            "benchmark": benchmark,
+            "selection": {
+                "limit": limit,
+                "all_prompts": all_prompts,
+                "n_prompts": len({it["index"] for it in base_items}),
             },
-            "per_group": _per_group(samples, conditions),
+            "conditions": [
+                {"name": c.name, "language": c.language, "group": c.group, "transform": c.transform}
+                for c in conditions
+            ],
+            "generation": gen_config.as_dict(),
+            "judge": judge.identity(),
+            "back_translator": back_translator.identity() if back_translator else None,
+            "runs": runs,
+            "provenance": provenance(config),
         }
-    results = {
-        "benchmark": benchmark,
-        "selection": {
-            "limit": limit,
-            "all_prompts": all_prompts,
-            "n_prompts": len({it["index"] for it in base_items}),
-        },
-        "conditions": [
-            {"name": c.name, "language": c.language, "group": c.group, "transform": c.transform}
-            for c in conditions
-        ],
-        "generation": gen_config.as_dict(),
-        "judge": judge.identity(),
-        "back_translator": back_translator.identity() if back_translator else None,
-        "runs": runs,
-        "provenance": provenance(config),
-    }
-    write_json(out / RESULTS, results)
-    if write_report:
-        from forgetlab.report.harmful_report import write_report as _write
-        from forgetlab.report.html import write_run_report
+        write_json(out / RESULTS, results)
+        if write_report:
+            from forgetlab.report.harmful_report import write_report as _write
+            from forgetlab.report.html import write_run_report
 
-        _write(results, out)
-        write_run_report(out)
-    return results
+            _write(results, out)
+            write_run_report(out)
+        return results
 
 
 def _roundtrip(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -717,7 +728,7 @@ def import_labels(run_dir: str | Path, csv_path: str | Path, annotator: str) -> 
     labels: dict[str, str] = {}
     try:
         with open(csv_path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(io.StringIO(fh.read()))
             if (
                 not reader.fieldnames
                 or "id" not in reader.fieldnames
@@ -738,6 +749,8 @@ def import_labels(run_dir: str | Path, csv_path: str | Path, annotator: str) -> 
                 labels[sid] = label
     except FileNotFoundError:
         raise ForgetlabError(f"missing file {csv_path}") from None
+    except UnicodeDecodeError:
+        raise ForgetlabError(f"labels file {csv_path} is not UTF-8 text") from None
     write_json(
         Path(run_dir) / LABELS_DIR / f"{annotator}.json",
         {"annotator": annotator, "source": str(csv_path), "labels": labels},

@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from forgetlab.results import atomic_path, prepare_run_dir, provenance, write_json
+from forgetlab.results import atomic_path, provenance, write_json
+from forgetlab.rundir import RunDir
 from forgetlab.synthetic import bayes
 from forgetlab.synthetic.presets import SyntheticConfig
 from forgetlab.synthetic.tasks import TaskConfig, TaskSampler, normalised_error
@@ -149,9 +150,9 @@ def run_baselines(
 ) -> dict[str, Any]:
     """Evaluate, then write ``baselines.json`` (with provenance) and ``baselines.png`` to ``out``."""
     config = relevant_config(cfg)
-    out_dir = prepare_run_dir(out, config, overwrite=overwrite, name="baselines_config.json")
-    result = evaluate_baselines(cfg)
-    result["provenance"] = provenance(config)
-    write_json(out_dir / "baselines.json", result)
-    plot(result, out_dir / "baselines.png")
+    with RunDir(out, config, overwrite=overwrite, name="baselines_config.json") as run:
+        result = evaluate_baselines(cfg)
+        result["provenance"] = provenance(config)
+        write_json(run.path / "baselines.json", result)
+        plot(result, run.path / "baselines.png")
     return result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from forgetlab.config import SEED_TYPE
+
 
 @click.group(name="synthetic")
 def synthetic() -> None:
@@ -14,17 +16,19 @@ def synthetic() -> None:
 
 _OUT_HELP = "run directory (rerunning the command resumes)"
 _DEVICE_HELP = "auto (default: CUDA when present), cpu, cuda, cuda:1 ..."
+_OVERWRITE_HELP = "--out holds another run: move its files to OUT/replaced-<time>/ and start afresh"
 
 
 @synthetic.command("pretrain")
 @click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
 @click.option("--steps", type=int, default=None, help="override train.steps")
-@click.option("--seed", type=int, default=None, help="override seed (model init and batches)")
+@click.option("--seed", type=SEED_TYPE, default=None, help="override seed (model init and batches)")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="e.g. task.alpha=0.3")
 @click.option("--device", default=None, help=_DEVICE_HELP)
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--overwrite", is_flag=True, help=_OVERWRITE_HELP)
 def pretrain_cmd(
     preset: str,
     out: str,
@@ -34,6 +38,7 @@ def pretrain_cmd(
     overrides: tuple[str, ...],
     device: str | None,
     quiet: bool,
+    overwrite: bool,
 ) -> None:
     """Pretrain the in-context regression transformer on the task mixture (torchrun: DDP)."""
     from forgetlab.synthetic.presets import synthetic_config
@@ -45,7 +50,7 @@ def pretrain_cmd(
     if seed is not None:
         extra["seed"] = seed
     cfg = synthetic_config(preset, config_file, overrides, extra)
-    pretrain(cfg, out, device=device, show_progress=not quiet)
+    pretrain(cfg, out, device=device, show_progress=not quiet, overwrite=overwrite)
 
 
 @synthetic.command("finetune")
@@ -60,6 +65,7 @@ def pretrain_cmd(
 )
 @click.option("--device", default=None, help=_DEVICE_HELP)
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--overwrite", is_flag=True, help=_OVERWRITE_HELP)
 def finetune_cmd(
     from_dir: str,
     out: str,
@@ -70,13 +76,14 @@ def finetune_cmd(
     overrides: tuple[str, ...],
     device: str | None,
     quiet: bool,
+    overwrite: bool,
 ) -> None:
     """Continue training a pretrained run on the discrete family (or a mixture with --alpha)."""
     from forgetlab.synthetic.train import finetune
 
     finetune(
         from_dir, out, alpha=alpha, lr=lr, steps=steps, batch_size=batch_size,
-        overrides=overrides, device=device, show_progress=not quiet,
+        overrides=overrides, device=device, show_progress=not quiet, overwrite=overwrite,
     )  # fmt: skip
 
 
@@ -100,6 +107,7 @@ def finetune_cmd(
     "--seeds", default=1, show_default=True, help="independent seeds, in OUT/seed_<s>/ when > 1"
 )
 @click.option("--jobs", type=int, default=None, help="seeds run at once (default: cores // 2)")
+@click.option("--overwrite", is_flag=True, help=_OVERWRITE_HELP)
 def reproduce_cmd(
     preset: str,
     config_file: str | None,
@@ -109,6 +117,7 @@ def reproduce_cmd(
     quiet: bool,
     seeds: int,
     jobs: int | None,
+    overwrite: bool,
 ) -> None:
     """Pretrain -> fine-tune -> evaluate -> conjugate sweep; writes metrics.json, report.md, figures."""
     from forgetlab.synthetic.reproduce import reproduce, reproduce_config
@@ -124,8 +133,9 @@ def reproduce_cmd(
         click.echo(f"{len(r['seeds'])} seeds aggregated in {out}/metrics.json and {out}/report.md")
         return
     m = reproduce(
-        cfg, out, device=device, show_progress=not quiet, log=lambda s: click.echo(s, err=True)
-    )
+        cfg, out, device=device, show_progress=not quiet, overwrite=overwrite,
+        log=lambda s: click.echo(s, err=True),
+    )  # fmt: skip
     _echo_summary(m, out)
 
 
@@ -147,28 +157,38 @@ def reproduce_cmd(
     help="analysis setting, e.g. yscale=[1.5,2]",
 )
 @click.option("--device", default=None, help="cpu, cuda ... (default: best available)")
+@click.option("--overwrite", is_flag=True, help=_OVERWRITE_HELP)
 def analyze_cmd(
     pretrained_dir: str,
     finetuned_dir: str,
     out: str,
     overrides: tuple[str, ...],
     device: str | None,
+    overwrite: bool,
 ) -> None:
     """Analyse an existing pretrained / fine-tuned pair (errors, λ̂, distance bins, conjugates)."""
     from pathlib import Path
 
     from forgetlab.config import parse_overrides, validate
+    from forgetlab.rundir import RunDir
     from forgetlab.synthetic.reproduce import AnalysisConfig, analyze_pair
 
     acfg = validate(AnalysisConfig, parse_overrides(overrides))
-    m = analyze_pair(
-        Path(pretrained_dir),
-        Path(finetuned_dir),
-        Path(out),
-        acfg,
-        device=device,
-        log=lambda s: click.echo(s, err=True),
-    )
+    claim = {
+        "kind": "analyze",
+        "pretrained": str(Path(pretrained_dir).resolve()),
+        "finetuned": str(Path(finetuned_dir).resolve()),
+        "analysis": acfg.model_dump(mode="json"),
+    }
+    with RunDir(out, claim, name="analyze_config.json", overwrite=overwrite) as run:
+        m = analyze_pair(
+            Path(pretrained_dir),
+            Path(finetuned_dir),
+            run.path,
+            acfg,
+            device=device,
+            log=lambda s: click.echo(s, err=True),
+        )
     _echo_summary(m, out)
 
 
@@ -199,11 +219,11 @@ def _echo_summary(m: dict, out: str) -> None:
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override, e.g. task.alpha=0.3"
 )
 @click.option("--n-prompts", type=int, default=None, help="prompts per family (eval.n_prompts)")
-@click.option("--seed", type=int, default=None, help="seed of the evaluation prompts")
+@click.option("--seed", type=SEED_TYPE, default=None, help="seed of the evaluation prompts")
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="writes baselines.json/.png"
 )
-@click.option("--overwrite", is_flag=True, help="reuse an --out made with a different config")
+@click.option("--overwrite", is_flag=True, help=_OVERWRITE_HELP)
 def baselines_cmd(
     preset: str,
     config_file: str | None,

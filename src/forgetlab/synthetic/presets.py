@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from forgetlab.config import StrictModel, build_config, deep_merge
+from forgetlab.config import Seed, StrictModel, build_config, deep_merge
 from forgetlab.synthetic.tasks import TaskConfig
 
 Schedule = Literal["cosine", "constant", "linear"]
@@ -37,10 +37,14 @@ Schedule = Literal["cosine", "constant", "linear"]
 class ModelConfig(StrictModel):
     """Shape of the GPT-2-style pre-LN decoder over vector tokens."""
 
-    n_layer: int = Field(default=4, ge=1, description="transformer blocks")
-    n_embd: int = Field(default=64, ge=1, description="residual width")
-    n_head: int = Field(default=2, ge=1, description="attention heads (must divide n_embd)")
-    mlp_ratio: int = Field(default=4, ge=1, description="MLP hidden width = mlp_ratio * n_embd")
+    n_layer: int = Field(default=4, ge=1, le=1024, description="transformer blocks")
+    n_embd: int = Field(default=64, ge=1, le=65536, description="residual width")
+    n_head: int = Field(
+        default=2, ge=1, le=4096, description="attention heads (must divide n_embd)"
+    )
+    mlp_ratio: int = Field(
+        default=4, ge=1, le=64, description="MLP hidden width = mlp_ratio * n_embd"
+    )
     activation: Literal["gelu", "gelu_tanh"] = Field(
         default="gelu",
         description="MLP activation: exact (erf) GELU, ~40% cheaper than GPT-2's tanh "
@@ -82,7 +86,9 @@ class TrainConfig(StrictModel):
     """Pretraining recipe (Adam, linear warm-up then ``schedule``)."""
 
     steps: int = Field(default=8000, ge=1)
-    batch_size: int = Field(default=64, ge=1, description="global batch (split across DDP ranks)")
+    batch_size: int = Field(
+        default=64, ge=1, le=1 << 20, description="global batch (split across DDP ranks)"
+    )
     lr: float = Field(default=3e-3, gt=0.0)
     warmup_steps: int = Field(default=200, ge=0)
     schedule: Schedule = "cosine"
@@ -106,7 +112,7 @@ class FinetuneConfig(StrictModel):
         default=1.0, ge=0.0, le=1.0, description="discrete share while fine-tuning"
     )
     steps: int = Field(default=1000, ge=1)
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=64, ge=1, le=1 << 20)
     lr: float = Field(default=3e-4, gt=0.0)
     warmup_steps: int = Field(default=0, ge=0)
     schedule: Schedule = "constant"
@@ -121,14 +127,14 @@ class FinetuneConfig(StrictModel):
 class EvalConfig(StrictModel):
     """Evaluation sizes used by the analysis commands."""
 
-    n_prompts: int = Field(default=2048, ge=1, description="prompts per family")
-    batch_size: int = Field(default=1024, ge=1)
+    n_prompts: int = Field(default=2048, ge=1, le=1 << 24, description="prompts per family")
+    batch_size: int = Field(default=1024, ge=1, le=1 << 20)
 
 
 class SyntheticConfig(StrictModel):
     """Everything that defines a synthetic-lab run."""
 
-    seed: int = Field(default=0, description="model init and training-batch seed")
+    seed: Seed = Field(default=0, description="model init and training-batch seed")
     task: TaskConfig = Field(default_factory=lambda: TaskConfig.model_validate({}))
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -631,14 +631,29 @@ def reproduce(
     *,
     device: str | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Pretrain -> fine-tune -> evaluate -> conjugate sweep -> report (resumable)."""
+    from forgetlab.rundir import RunDir
+
+    config = cfg.model_dump(mode="json")
+    with RunDir(out, config, name="reproduce_config.json", overwrite=overwrite) as run:
+        return _reproduce_in(run.path, cfg, device=device, show_progress=show_progress, log=log)
+
+
+def _reproduce_in(
+    out_dir: Path,
+    cfg: ReproduceConfig,
+    *,
+    device: str | None,
+    show_progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The stages of :func:`reproduce`, inside its claimed and locked directory."""
     from forgetlab.report.html import write_run_report
-    from forgetlab.results import prepare_run_dir
     from forgetlab.synthetic.train import finetune, pretrain
 
-    out_dir = prepare_run_dir(out, cfg.model_dump(mode="json"), name="reproduce_config.json")
     stages = Stages(out_dir)
     syn = cfg.synthetic()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from forgetlab.config import StrictModel
+from forgetlab.config import Seed, StrictModel
 
 Family = Literal["mixture", "continuous", "discrete"]
 
@@ -32,13 +32,13 @@ POOL_STREAM = "pool"
 class TaskConfig(StrictModel):
     """The data distribution of the synthetic lab."""
 
-    d: int = Field(8, gt=0, description="input dimension")
-    n_points: int = Field(16, ge=1, description="K, examples per prompt")
-    pool_size: int = Field(32, ge=1, description="N, weights in the discrete pool")
+    d: int = Field(8, gt=0, le=4096, description="input dimension")
+    n_points: int = Field(16, ge=1, le=65536, description="K, examples per prompt")
+    pool_size: int = Field(32, ge=1, le=1 << 24, description="N, weights in the discrete pool")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="probability of the discrete family")
     sigma: float = Field(0.5, ge=0.0, description="label noise standard deviation")
     tau: float = Field(1.0, gt=0.0, description="prior scale of w")
-    pool_seed: int = Field(0, description="seed of the discrete pool (its own stream)")
+    pool_seed: Seed = Field(0, description="seed of the discrete pool (its own stream)")
     tau_range: tuple[float, float] | None = Field(
         None,
         description="if set, continuous sequences draw tau log-uniformly from this range "

@@ -13,18 +13,18 @@ A run directory holds:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -33,11 +33,11 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.results import (
     atomic_path,
     config_hash,
-    prepare_run_dir,
     provenance,
     read_json,
     write_json,
 )
+from forgetlab.rundir import RunDir
 from forgetlab.synthetic import distributed as ddp
 from forgetlab.synthetic.model import (
     InContextRegressor,
@@ -48,6 +48,7 @@ from forgetlab.synthetic.model import (
 )
 from forgetlab.synthetic.presets import CurriculumConfig, SyntheticConfig
 from forgetlab.synthetic.tasks import TRAIN_STREAM, TaskSampler
+from forgetlab.tensor_files import load_tensors, save_tensors
 
 __all__ = [
     "TrainingDiverged",
@@ -140,9 +141,19 @@ def load_run(
         raise ForgetlabError(f"no finished synthetic run in {d} (missing {WEIGHTS} or {CONFIG})")
     cfg = validate(SyntheticConfig, read_json(d / CONFIG)["config"])
     model = build_model(cfg.task, cfg.model)
-    model.load_state_dict(load_file(str(d / WEIGHTS)))
+    _load_weights(model, d / WEIGHTS)
     model.to(ddp.resolve_device(device)).eval()
     return model, cfg
+
+
+def _load_weights(model: nn.Module, path: Path) -> None:
+    """Load ``path`` into ``model``, or fail with one line (corrupt file, other shape)."""
+    state = load_tensors(path, "weights file")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ForgetlabError(f"weights file {path} does not fit its config ({first})") from None
 
 
 def _file_sha256(path: Path) -> str:
@@ -338,9 +349,7 @@ def _finish(
     extra: dict[str, Any],
 ) -> None:
     """Write final weights, then config + provenance (last: its presence means done)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out / WEIGHTS) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", "kind": kind})
+    save_tensors(model.state_dict(), out / WEIGHTS, {"format": "pt", "kind": kind})
     write_json(
         out / CONFIG,
         {
@@ -363,14 +372,23 @@ def _say(msg: str, show: bool, info: ddp.DistInfo) -> None:
         print(f"forgetlab: {msg}", file=sys.stderr)
 
 
-def _claim(out: Path, identity: dict[str, Any], info: ddp.DistInfo) -> bool:
-    """Claim ``out`` on rank 0 (refusing a different config); True when already complete."""
+@contextlib.contextmanager
+def _claimed(
+    out: Path, identity: dict[str, Any], info: ddp.DistInfo, overwrite: bool
+) -> Iterator[bool]:
+    """Hold ``out`` for the run (rank 0 claims and locks it); yields True when already complete."""
+    run = RunDir(out, identity, overwrite=overwrite)
 
     def claim() -> bool:
-        prepare_run_dir(out, identity)
+        run.claim()
         return is_complete(out)
 
-    return bool(ddp.run_on_main(claim, info))
+    failed = True
+    try:
+        yield bool(ddp.run_on_main(claim, info))
+        failed = False
+    finally:
+        run.close(failed=failed)
 
 
 def pretrain(
@@ -379,6 +397,7 @@ def pretrain(
     *,
     device: str | torch.device | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Pretrain on the task mixture into ``out``; resumes from ``out``'s checkpoint; returns ``out``.
 
@@ -388,19 +407,20 @@ def pretrain(
     info, dev = ddp.setup(device)
     try:
         identity = {"kind": "pretrain", "config": cfg.model_dump(mode="json")}
-        if _claim(out, identity, info):
-            _say(
-                f"pretraining in {out} is already complete ({cfg.train.steps} steps); nothing to do",
-                show_progress,
-                info,
-            )
-            return out
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            model = build_model(cfg.task, cfg.model)
-        summary = _train(model, cfg, _pretrain_phase(cfg), out, info, dev, show_progress)
-        if info.is_main:
-            _finish(out, model, cfg, "pretrain", summary, dev, info, {})
+        with _claimed(out, identity, info, overwrite) as complete:
+            if complete:
+                _say(
+                    f"pretraining in {out} is already complete ({cfg.train.steps} steps); nothing to do",
+                    show_progress,
+                    info,
+                )
+                return out
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                model = build_model(cfg.task, cfg.model)
+            summary = _train(model, cfg, _pretrain_phase(cfg), out, info, dev, show_progress)
+            if info.is_main:
+                _finish(out, model, cfg, "pretrain", summary, dev, info, {})
         _say(
             f"pretraining done: {out / WEIGHTS} (final loss {summary['final_loss']:.4f})",
             show_progress,
@@ -448,6 +468,7 @@ def finetune(
     overrides: Iterable[str] = (),
     device: str | torch.device | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Continue training the finished run in ``from_dir`` on ``cfg.finetune`` (alpha = 1: discrete).
 
@@ -475,23 +496,24 @@ def finetune(
             "config": cfg.model_dump(mode="json"),
             "parent_sha256": parent_sha,
         }
-        if _claim(out, identity, info):
-            _say(
-                f"fine-tuning in {out} is already complete ({cfg.finetune.steps} steps); nothing to do",
-                show_progress,
-                info,
-            )
-            return out
-        model = build_model(cfg.task, cfg.model)
-        model.load_state_dict(load_file(str(src / WEIGHTS)))
-        summary = _train(model, cfg, _finetune_phase(cfg), out, info, dev, show_progress)
-        if info.is_main:
-            extra = {
-                "parent": str(src.resolve()),
-                "parent_sha256": parent_sha,
-                "parent_config_hash": config_hash(parent_cfg.model_dump(mode="json")),
-            }
-            _finish(out, model, cfg, "finetune", summary, dev, info, extra)
+        with _claimed(out, identity, info, overwrite) as complete:
+            if complete:
+                _say(
+                    f"fine-tuning in {out} is already complete ({cfg.finetune.steps} steps); nothing to do",
+                    show_progress,
+                    info,
+                )
+                return out
+            model = build_model(cfg.task, cfg.model)
+            _load_weights(model, src / WEIGHTS)
+            summary = _train(model, cfg, _finetune_phase(cfg), out, info, dev, show_progress)
+            if info.is_main:
+                extra = {
+                    "parent": str(src.resolve()),
+                    "parent_sha256": parent_sha,
+                    "parent_config_hash": config_hash(parent_cfg.model_dump(mode="json")),
+                }
+                _finish(out, model, cfg, "finetune", summary, dev, info, extra)
         _say(
             f"fine-tuning done: {out / WEIGHTS} (final loss {summary['final_loss']:.4f})",
             show_progress,

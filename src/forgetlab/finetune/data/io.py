@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.results import atomic_path, provenance, write_json
+from forgetlab.results import atomic_path, provenance, read_text_file, write_json
 
 RowFormat = Literal["messages", "prompt_completion", "text"]
 ROLES = ("system", "user", "assistant")
@@ -89,23 +89,22 @@ def read_sft_jsonl(path: str | Path) -> tuple[list[dict[str, Any]], RowFormat]:
         raise ForgetlabError(f"data file {p} not found")
     rows: list[dict[str, Any]] = []
     fmt: RowFormat | None = None
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{p.name} line {lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ForgetlabError(f"{where}: not valid JSON ({exc.msg})") from None
-            this = _check_row(row, where)
-            if fmt is None:
-                fmt = this
-            elif this != fmt:
-                raise ForgetlabError(
-                    f"{where}: row is {this} but earlier rows are {fmt}; use one format"
-                )
-            rows.append(row)
+    for lineno, line in enumerate(read_text_file(p, "data file").split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{p.name} line {lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ForgetlabError(f"{where}: not valid JSON ({exc.msg})") from None
+        this = _check_row(row, where)
+        if fmt is None:
+            fmt = this
+        elif this != fmt:
+            raise ForgetlabError(
+                f"{where}: row is {this} but earlier rows are {fmt}; use one format"
+            )
+        rows.append(row)
     if fmt is None:
         raise ForgetlabError(f"data file {p} holds no rows")
     return rows, fmt

@@ -80,6 +80,10 @@ def load_backend(
         raise ForgetlabError("batch_size must be >= 1")
     kind, target = parse_spec(spec)
     _check_options(kind, kw)
+    if kind in ("packaged", "hf"):
+        from forgetlab.llm.backends.hf import resolve_device, resolve_dtype
+
+        resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
     if kind == "packaged":
         from forgetlab.llm.backends.hf import HFBackend
         from forgetlab.llm.backends.packaged import get_packaged, packaged_dir, read_marker

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from forgetlab.cpu_memory import retain_freed_memory
-from forgetlab.errors import ForgetlabError
+from forgetlab.errors import ForgetlabError, one_line
 from forgetlab.kernels import onednn_available, onednn_inference
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
 from forgetlab.llm.backends.hf_generate import generate
@@ -52,8 +52,17 @@ def resolve_device(device: str | None) -> str:
             return "cuda"
         mps = getattr(torch.backends, "mps", None)
         return "mps" if mps is not None and mps.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        raise ForgetlabError(f"unknown device {device!r} (use cpu, cuda, cuda:N or mps)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
         raise ForgetlabError(f"device {device!r} requested but CUDA is not available")
+    mps = getattr(torch.backends, "mps", None)
+    if kind == "mps" and not (mps is not None and mps.is_available()):
+        raise ForgetlabError(f"device {device!r} requested but Apple MPS is not available")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ForgetlabError(f"device {device!r} is not supported (use cpu, cuda, cuda:N or mps)")
     return device
 
 
@@ -102,8 +111,7 @@ def weights_digest(directory: Path) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return one_line(exc)
 
 
 class HFBackend(Backend):

@@ -10,14 +10,16 @@ directory and renamed into place, so a killed conversion never leaves a half-wri
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,30 @@ def build_cached(
     if (final / MARKER).is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
+    with _cache_lock(final):
+        if (final / MARKER).is_file():  # another process finished while we waited
+            return final
+        # Only the lock holder builds, so any temporary directory left here is from a
+        # conversion that was killed: remove it rather than let them pile up.
+        leftover = re.compile(rf"\.{re.escape(final.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+        for stale in final.parent.iterdir():
+            if leftover.fullmatch(stale.name):  # mkdtemp's names: 8 random characters
+                shutil.rmtree(stale, ignore_errors=True)
+        return _build(final, produce)
+
+
+@contextlib.contextmanager
+def _cache_lock(final: Path) -> Iterator[None]:
+    """Exclusive, blocking lock for building ``final`` (released by the kernel on death)."""
+    fd = os.open(final.parent / f".{final.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _build(final: Path, produce: Callable[[Path, Path], dict[str, Any]]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         out, scratch = tmp / "model", tmp / "scratch"
