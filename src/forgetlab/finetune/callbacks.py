@@ -24,6 +24,7 @@ from transformers import TrainerCallback
 from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.evalsuite import SuiteRunner, make_runners, parse_suites
 from forgetlab.results import config_hash, provenance, read_json, write_json
+from forgetlab.tracking import log_scalars
 
 CURVE_JSON = "forgetting_curve.json"
 CURVE_PNG = "forgetting_curve.png"
@@ -95,6 +96,7 @@ class ForgettingCallback(TrainerCallback):
         finally:
             if was_training:
                 model.train()
+        log_scalars(metrics, step, prefix="forgetting")  # --report-to tensorboard/wandb
         self.points.append({"step": step, "side": "base" if base else "tuned", "metrics": metrics})
         self.points.sort(key=lambda p: p["step"])
         self.write()
