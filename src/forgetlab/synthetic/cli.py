@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from forgetlab.tracking import report_to_option
+
 from forgetlab.config import SEED_TYPE
 
 
@@ -20,6 +22,7 @@ _OVERWRITE_HELP = "--out holds another run: move its files to OUT/replaced-<time
 
 
 @synthetic.command("pretrain")
+@report_to_option
 @click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
 @click.option("--steps", type=int, default=None, help="override train.steps")
@@ -54,6 +57,7 @@ def pretrain_cmd(
 
 
 @synthetic.command("finetune")
+@report_to_option
 @click.option("--from", "from_dir", required=True, help="directory of a finished pretraining run")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
 @click.option("--alpha", type=float, default=None, help="discrete share (default finetune.alpha=1)")
@@ -91,6 +95,7 @@ def finetune_cmd(
 
 
 @synthetic.command("reproduce")
+@report_to_option
 @click.option("--preset", default="cpu", show_default=True, help="smoke, cpu, raventos or paper")
 @click.option(
     "--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML config"

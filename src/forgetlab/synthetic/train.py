@@ -48,6 +48,7 @@ from forgetlab.synthetic.model import (
 )
 from forgetlab.synthetic.presets import CurriculumConfig, SyntheticConfig
 from forgetlab.synthetic.tasks import TRAIN_STREAM, TaskSampler
+from forgetlab.tracking import log_scalars
 from forgetlab.tensor_files import load_tensors, save_tensors
 
 __all__ = [
@@ -316,6 +317,7 @@ def _train(
                 bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
                 if info.is_main:
                     _append_metrics(metrics, row)
+                    log_scalars({k: v for k, v in row.items() if k != "step"}, done, phase.kind)
             if done % phase.checkpoint_every == 0 and done < phase.steps and info.is_main:
                 _save_checkpoint(out, model, opt, done, elapsed0 + time.perf_counter() - t0)
     finally:
