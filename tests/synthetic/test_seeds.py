@@ -23,10 +23,11 @@ from forgetlab.synthetic.seeds import (
 TINY = [
     "train.steps=6",
     "finetune.steps=3",
-    "eval.n_prompts=32",
-    "eval.batch_size=32",
+    "eval.n_prompts=24",
+    "eval.batch_size=24",
     "analysis.rotation=[2]",
-    "analysis.xscale=[0.5]",
+    "analysis.xscale=[]",
+    "analysis.yscale=[2]",
     "analysis.n_boot=10",
 ]
 

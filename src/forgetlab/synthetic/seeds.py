@@ -164,15 +164,29 @@ def run_seeds(
     ``cfg`` is a :class:`~forgetlab.synthetic.reproduce.ReproduceConfig`.
     """
     from forgetlab.errors import ForgetlabError
-    from forgetlab.results import prepare_run_dir
-    from forgetlab.synthetic.reproduce import reproduce
+    from forgetlab.rundir import RunDir
 
     if n_seeds < 1:
         raise ForgetlabError(f"--seeds must be >= 1 (got {n_seeds})")
     if jobs is not None and jobs < 1:
         raise ForgetlabError(f"--jobs must be >= 1 (got {jobs})")
     identity = {"config": cfg.model_dump(mode="json"), "seeds": n_seeds}
-    out_dir = prepare_run_dir(out, identity, name="reproduce_seeds_config.json")
+    with RunDir(out, identity, name="reproduce_seeds_config.json") as run:
+        return _run_claimed(cfg, run.path, n_seeds, identity, jobs, device, show_progress, log)
+
+
+def _run_claimed(
+    cfg: Any,
+    out_dir: Path,
+    n_seeds: int,
+    identity: dict[str, Any],
+    jobs: int | None,
+    device: str | None,
+    show_progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    from forgetlab.synthetic.reproduce import reproduce
+
     seeds = [cfg.seed + i for i in range(n_seeds)]
     dirs = {s: out_dir / f"seed_{s}" for s in seeds}
     n_jobs = min(jobs or default_jobs(n_seeds), n_seeds)
@@ -206,6 +220,7 @@ def run_seeds(
     per_seed = {s: read_json(dirs[s] / "metrics.json") for s in seeds}
     result = aggregate(per_seed)
     result["seeds"] = seeds
+    result["yscale_gammas"] = list(per_seed[seeds[0]].get("yscale_paper", {}))
     result["checks_by_seed"] = result.pop("checks")
     result["checks"] = {
         n: c["passed"] == c["of"] for n, c in result["checks_by_seed"].items()
@@ -227,6 +242,84 @@ def _fmt(cell: dict[str, Any], digits: int = 3) -> str:
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def _cell(agg: dict[str, Any], key: str, digits: int = 3) -> str:
+    return _fmt(agg[key], digits) if key in agg else "n/a"
+
+
+def _binned_tables(result: dict[str, Any]) -> list[str]:
+    """λ-vs-g, Δλ and forgetting by g, and y-scaling per k: mean [interval] across seeds."""
+    agg = result["aggregate"]
+    n_bins = sum(1 for k in agg if k.startswith("inference.calibration.") and k.endswith(".g_lo"))
+    lines: list[str] = []
+    if n_bins:
+        lines += [
+            "",
+            "## λ against the Bayes posterior g (pooled λ per g bin)",
+            "",
+            "| g bin | λ pretrained | λ fine-tuned | Bayes (pretraining α) | Bayes (fine-tuned ideal) |",
+            "|---|---|---|---|---|",
+        ]
+        for b in range(n_bins):
+            c = f"inference.calibration.{b}"
+            lo, hi = agg[f"{c}.g_lo"]["mean"], agg[f"{c}.g_hi"]["mean"]
+            lines.append(
+                f"| {lo:g}–{hi:g} | {_cell(agg, f'{c}.pretrained.value')} | "
+                f"{_cell(agg, f'{c}.finetuned.value')} | {_cell(agg, f'{c}.bayes_pretrained')} | "
+                f"{_cell(agg, f'{c}.bayes_finetuned')} |"
+            )
+        for title, block, model_key, ideal_key, digits in (
+            (
+                "Δλ after fine-tuning by g (Fig. 5 analogue)",
+                "lambda_shift",
+                "model.value",
+                "bayes",
+                3,
+            ),
+            ("Forgetting (error rise) by g", "forgetting_by_g", "rise.value", "bayes_rise", 4),
+        ):
+            lines += [
+                "",
+                f"## {title}",
+                "",
+                "| g bin | continuous | Bayes | discrete | Bayes |",
+                "|---|---|---|---|---|",
+            ]
+            for b in range(n_bins):
+                lo = agg[f"inference.calibration.{b}.g_lo"]["mean"]
+                hi = agg[f"inference.calibration.{b}.g_hi"]["mean"]
+                cells = [
+                    _cell(agg, f"inference.{block}.{fam}.{b}.{key}", digits)
+                    for fam in ("continuous", "discrete")
+                    for key in (model_key, ideal_key)
+                ]
+                lines.append(f"| {lo:g}–{hi:g} | " + " | ".join(cells) + " |")
+    gammas = result.get("yscale_gammas", [])
+    if gammas:
+        n_k = sum(
+            1
+            for k in agg
+            if k.startswith(f"yscale_paper.{gammas[0]}.model.recovered_fraction_per_k.")
+            and k.endswith(".value")
+        )
+        lines += [
+            "",
+            "## y-scaling (the paper's conjugate), recovered fraction per k",
+            "",
+            "| k | " + " | ".join(f"γ = {g} | Bayes γ = {g}" for g in gammas) + " |",
+            "|---|" + "---|---|" * len(gammas),
+        ]
+        for k in range(1, n_k + 1):
+            cells = []
+            for g in gammas:
+                base = f"yscale_paper.{g}"
+                cells.append(_cell(agg, f"{base}.model.recovered_fraction_per_k.{k}.value", 2))
+                cells.append(_cell(agg, f"{base}.bayes.recovered_fraction_per_k.{k}.value", 2))
+            if all(c == "n/a" for c in cells):
+                continue
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render_seeds_markdown(result: dict[str, Any]) -> str:
     """Headline numbers as mean [95 % t-interval] over seeds, per-seed values, check counts."""
     seeds = result["seeds"]
@@ -243,6 +336,7 @@ def render_seeds_markdown(result: dict[str, Any]) -> str:
     for k, cell in result["headline"].items():
         vals = ", ".join("n/a" if not math.isfinite(v) else f"{v:.3f}" for v in cell["values"])
         lines.append(f"| `{k}` | {_fmt(cell)} | {vals} |")
+    lines += _binned_tables(result)
     lines += ["", "## Checks (seeds passing)", ""]
     for name, c in result["checks_by_seed"].items():
         mark = "✅" if c["passed"] == c["of"] else ("❌" if c["passed"] == 0 else "➖")
