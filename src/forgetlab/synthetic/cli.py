@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from forgetlab.tracking import report_to_option
-
 from forgetlab.config import SEED_TYPE
+from forgetlab.tracking import report_to_option
 
 
 @click.group(name="synthetic")

@@ -48,8 +48,8 @@ from forgetlab.synthetic.model import (
 )
 from forgetlab.synthetic.presets import CurriculumConfig, SyntheticConfig
 from forgetlab.synthetic.tasks import TRAIN_STREAM, TaskSampler
-from forgetlab.tracking import log_scalars
 from forgetlab.tensor_files import load_tensors, save_tensors
+from forgetlab.tracking import log_scalars
 
 __all__ = [
     "TrainingDiverged",
