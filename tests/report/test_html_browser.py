@@ -174,10 +174,10 @@ def test_synthetic_runs_side_by_side(
         "seed0 (seed 0)",
         "seed1 (seed 1)",
     ]
-    for i, d in enumerate(synthetic_dirs):
+    for d in synthetic_dirs:
         m = json.loads((d / "metrics.json").read_text())
         cell = head.locator(
-            f"td[data-src='run{i}:metrics.json'][data-key='[\"recovered_fraction\"]']"
+            f"td[data-src='{d / 'metrics.json'}'][data-key='[\"recovered_fraction\"]']"
         )
         assert float(cell.inner_text()) == pytest.approx(m["recovered_fraction"], abs=5e-4)
     imgs = page.locator("figure img")

@@ -18,16 +18,17 @@ from forgetlab.report.html import build_report
 from forgetlab.report.html.collect import FinetuneRun, HarmfulRun, PairedRun, SyntheticRun, collect
 
 CELL = re.compile(
-    r"data-src=\"run(\d+):([\w.]+)\" data-key='([^']*)' data-fmt=\"(\w+)\">([^<\s]*)"
+    r"data-src=\"([^\"]+)\" data-key='([^']*)' data-fmt=\"(\w+)\">([^<\s]*)"
     r"(?: <span class=\"ci\">\[([^,\]]+), ([^\]]+)\]</span>)?<"
 )
 
 
-def cells(page: str) -> list[tuple[int, str, list[Any], str, str, tuple[str, str] | None]]:
+def cells(page: str) -> list[tuple[Path, list[Any], str, str, tuple[str, str] | None]]:
+    """(source file, path in it, format, shown text, shown interval) of every number cell."""
     out = []
-    for run, file, key, fmt, text, lo, hi in CELL.findall(page):
+    for file, key, fmt, text, lo, hi in CELL.findall(page):
         path = json.loads(key.replace("&quot;", '"'))
-        out.append((int(run), file, path, fmt, text, (lo, hi) if lo else None))
+        out.append((Path(file), path, fmt, text, (lo, hi) if lo else None))
     return out
 
 
@@ -37,8 +38,8 @@ def interval_at(data: Any, path: list[Any]) -> tuple[Any, Any] | None:
         i = path.index("rates")
         lo, hi = value_at(data, [*path[:i], "wilson95", *path[i + 1 :]])
         return lo, hi
-    if path[-1] == "value":
-        parent = value_at(data, path[:-1])
+    parent = value_at(data, path[:-1]) if path[-1] in ("value", "mean") else None
+    if isinstance(parent, dict) and "lo" in parent:  # {"value"|"mean", "lo", "hi"}
         return parent["lo"], parent["hi"]
     return None
 
@@ -50,10 +51,12 @@ def value_at(data: Any, path: list[Any]) -> Any:
 
 
 def check_cells(page: str, dirs: list[Path]) -> int:
-    """Every number cell shows the value stored at its path in its file (to its rounding)."""
+    """Every number cell shows the value stored at its path in its file (to its rounding),
+    and every shown interval the interval stored beside it; the files are those of ``dirs``."""
     found = cells(page)
-    for run, file, path, fmt, text, shown_iv in found:
-        data = json.loads((dirs[run] / file).read_text(encoding="utf-8"))
+    for file, path, fmt, text, shown_iv in found:
+        assert any(file.parent == d or d in file.parents for d in dirs), file
+        data = json.loads(file.read_text(encoding="utf-8"))
         value = value_at(data, path)
         if value is None or (isinstance(value, float) and value != value):
             assert text == "–", (file, path, text)
@@ -204,3 +207,21 @@ def test_embedded_text_cannot_close_the_script(tmp_path: Path, harmful_dir: Path
     page = build_report([run])
     assert "<script>alert(1)" not in page
     assert page.count("</script>") == page.count("<script")
+
+
+def test_seed_set_shows_its_own_aggregate(tmp_path: Path) -> None:
+    """reproduce --seeds N: each seed side by side, the last column read from the seed set's
+    metrics.json (mean and interval across seeds), and the seed set gets its report.html."""
+    from forgetlab.synthetic.reproduce import reproduce_config
+    from forgetlab.synthetic.seeds import run_seeds
+
+    out = tmp_path / "seeds"
+    run_seeds(
+        reproduce_config("smoke"), out, 2, jobs=1, device="cpu", show_progress=False, log=print
+    )
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page == build_report([out])
+    agg = [c for c in cells(page) if c[0] == out / "metrics.json"]
+    assert len(agg) >= 14 and all(c[4] is not None for c in agg)  # every one with its interval
+    assert check_cells(page, [out]) > 2 * 20
+    assert "seed_0 (seed 0)" in page and "seed_1 (seed 1)" in page

@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from forgetlab.report.html import write_run_report
 from forgetlab.results import provenance, read_json, write_json, write_text_atomic
 
 # Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom.
@@ -230,6 +231,7 @@ def _run_claimed(
     )
     write_json(out_dir / "metrics.json", result)
     write_text_atomic(out_dir / "report.md", render_seeds_markdown(result))
+    write_run_report(out_dir)
     return result
 
 

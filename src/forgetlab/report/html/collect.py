@@ -31,6 +31,16 @@ class SyntheticRun:
 
 
 @dataclass
+class SeedsRun:
+    """``synthetic reproduce --seeds N``: the aggregate ``metrics.json`` and each seed's run."""
+
+    path: Path
+    metrics: dict[str, Any]  # headline/aggregate: mean, lo, hi across seeds
+    runs: list[SyntheticRun]
+    kind: str = "synthetic"
+
+
+@dataclass
 class PairedRun:
     """A paired base-vs-tuned evaluation (ICL vs IF and benchmarks of the same shape)."""
 
@@ -61,7 +71,7 @@ class FinetuneRun:
     kind: str = "finetune"
 
 
-Run = SyntheticRun | PairedRun | HarmfulRun | FinetuneRun
+Run = SyntheticRun | SeedsRun | PairedRun | HarmfulRun | FinetuneRun
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -109,6 +119,11 @@ def collect(run_dir: str | Path) -> Run:
         raise ForgetlabError(f"{d} is not a directory")
     if (d / "metrics.json").is_file():
         metrics = read_json(d / "metrics.json")
+        if isinstance(metrics, dict) and "seeds" in metrics and "headline" in metrics:
+            runs = [
+                collect(d / f"seed_{s}") for s in metrics["seeds"] if (d / f"seed_{s}").is_dir()
+            ]
+            return SeedsRun(d, metrics, [r for r in runs if isinstance(r, SyntheticRun)])
         if not isinstance(metrics, dict) or "pretrained" not in metrics:
             raise ForgetlabError(f"{d / 'metrics.json'} is not a synthetic-lab metrics file")
         return SyntheticRun(

@@ -65,7 +65,7 @@ def curve_table(run: FinetuneRun, i: int) -> str:
                     run.curve,
                     ("points", j, "metrics", suite, metric, lang),
                     "pct",
-                    src=f"run{i}:forgetting_curve.json",
+                    src=str(run.path / "forgetting_curve.json"),
                 )
                 for j in range(len(points))
             )
@@ -84,7 +84,7 @@ def section(run: FinetuneRun, i: int) -> str:
     res = run.result or {}
     parts = [f'<p class="muted small">{escape(str(run.path))}</p>']
     if res:
-        src = f"run{i}:train_result.json"
+        src = str(run.path / "train_result.json")
         model = lookup(res, ("config", "model"))
         data = lookup(res, ("config", "data"))
         parts.append(

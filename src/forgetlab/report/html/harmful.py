@@ -30,7 +30,7 @@ def _rate_cell(res: dict[str, Any], role: str, cond: str, label: str, src: str) 
 
 
 def refusal_table(run: HarmfulRun, i: int) -> str:
-    res, src = run.results, f"run{i}:results.json"
+    res, src = run.results, str(run.path / "results.json")
     rows = []
     for cond in ordered_conditions(res):
         for role in res["runs"]:

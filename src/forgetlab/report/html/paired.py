@@ -38,7 +38,7 @@ def drop_interval(row: Mapping[str, Any]) -> Any:
 
 
 def language_table(run: PairedRun, i: int) -> str:
-    res, src = run.results, f"run{i}:results.json"
+    res, src = run.results, str(run.path / "results.json")
     rows = []
     for cond, row in res["languages"].items():
         cells = [
@@ -79,7 +79,7 @@ def language_table(run: PairedRun, i: int) -> str:
 
 
 def task_table(run: PairedRun, i: int) -> str:
-    res, src = run.results, f"run{i}:results.json"
+    res, src = run.results, str(run.path / "results.json")
     tasks: list[str] = []
     for row in res["languages"].values():
         for t in row["base"].get("per_task", {}):
@@ -192,11 +192,12 @@ def section(run: PairedRun, i: int) -> str:
     claim = res.get("claim")
     if claim:
         verdict = "smaller" if claim.get("smaller_outside_english") else "not smaller"
+        src = str(run.path / "results.json")
         parts.append(
             "<p>Paper's claim (drop smaller outside English): English drop "
-            f"{num(res, ('claim', 'english_drop'), 'spct', src=f'run{i}:results.json', tag='span')}"
+            f"{num(res, ('claim', 'english_drop'), 'spct', src=src, tag='span')}"
             " vs mean drop elsewhere "
-            f"{num(res, ('claim', 'mean_other_drop'), 'spct', src=f'run{i}:results.json', tag='span')}"
+            f"{num(res, ('claim', 'mean_other_drop'), 'spct', src=src, tag='span')}"
             f" points: <b>{verdict}</b> here.</p>"
         )
     parts += [f'<div class="charts">{chart(run)}</div>', task_table(run, i)]

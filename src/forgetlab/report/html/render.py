@@ -11,6 +11,7 @@ from forgetlab.report.html.collect import (
     HarmfulRun,
     PairedRun,
     Run,
+    SeedsRun,
     SyntheticRun,
     collect,
 )
@@ -28,16 +29,24 @@ KIND_TITLES = {
 def render(runs: Sequence[Run], *, redact: bool = False) -> str:
     """The HTML of a report over ``runs`` (in the given order)."""
     sections: list[tuple[str, str, str]] = []
-    syn = [r for r in runs if isinstance(r, SyntheticRun)]
+    syn: list[SyntheticRun] = []
+    seed_sets = [r for r in runs if isinstance(r, SeedsRun)]
+    for r in runs:
+        if isinstance(r, SeedsRun):
+            syn.extend(r.runs)
+        elif isinstance(r, SyntheticRun):
+            syn.append(r)
+    # one seed set alone: its own aggregate (mean and interval across seeds) is shown
+    aggregate = seed_sets[0] if len(seed_sets) == 1 and len(syn) == len(seed_sets[0].runs) else None
     syn_done = False
     for i, run in enumerate(runs):
         name = run.path.name
-        if isinstance(run, SyntheticRun):
+        if isinstance(run, SyntheticRun | SeedsRun):
             if not syn_done:
                 title = "Synthetic lab" + (
                     f": {len(syn)} runs side by side" if len(syn) > 1 else f": {name}"
                 )
-                sections.append(("synthetic", title, synthetic.section(syn, offset=0)))
+                sections.append(("synthetic", title, synthetic.section(syn, aggregate=aggregate)))
                 syn_done = True
         elif isinstance(run, PairedRun):
             bench = str(run.results.get("benchmark", "paired"))
@@ -59,15 +68,9 @@ def render(runs: Sequence[Run], *, redact: bool = False) -> str:
     return document(title, sections, note=note)
 
 
-def _synthetic_first_index(runs: Sequence[Run]) -> list[Run]:
-    """Synthetic runs are numbered first (their section shows them together)."""
-    syn = [r for r in runs if isinstance(r, SyntheticRun)]
-    return [*syn, *(r for r in runs if not isinstance(r, SyntheticRun))]
-
-
 def build_report(run_dirs: Sequence[str | Path], *, redact: bool = False) -> str:
     """Collect each directory and render them into one page."""
-    return render(_synthetic_first_index([collect(d) for d in run_dirs]), redact=redact)
+    return render([collect(d) for d in run_dirs], redact=redact)
 
 
 def write_report(run_dirs: Sequence[str | Path], out: str | Path, *, redact: bool = False) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from forgetlab.report.html.collect import SyntheticRun
+from forgetlab.report.html.collect import SeedsRun, SyntheticRun
 from forgetlab.report.html.page import fmt_number, interval_text, lookup, num, png_figure
 from forgetlab.report.html.svg import Series, line_chart
 
@@ -56,13 +56,13 @@ def _value_cell(run: SyntheticRun, i: int, path: tuple[str, ...], fmt: str) -> s
     """A metric cell; a value stored as {mean, ci95/interval} shows its interval too."""
     value = lookup(run.metrics, path)
     if isinstance(value, dict) and "value" in value:  # {"value", "lo", "hi"}: bootstrap interval
-        cell = num(run.metrics, (*path, "value"), fmt, src=f"run{i}:metrics.json")
+        cell = num(run.metrics, (*path, "value"), fmt, src=str(run.path / "metrics.json"))
         return cell.replace("</td>", interval_text(value, fmt) + "</td>")
     if isinstance(value, dict) and "mean" in value:
         iv = value.get("ci95", value.get("interval"))
-        cell = num(run.metrics, (*path, "mean"), fmt, src=f"run{i}:metrics.json")
+        cell = num(run.metrics, (*path, "mean"), fmt, src=str(run.path / "metrics.json"))
         return cell.replace("</td>", interval_text(iv, fmt) + "</td>")
-    return num(run.metrics, path, fmt, src=f"run{i}:metrics.json")
+    return num(run.metrics, path, fmt, src=str(run.path / "metrics.json"))
 
 
 def _scalar(run: SyntheticRun, path: tuple[str, ...]) -> float | None:
@@ -104,7 +104,22 @@ def yscale_rows(runs: Sequence[SyntheticRun]) -> list[tuple[str, tuple[str, ...]
     return rows
 
 
-def headline_table(runs: Sequence[SyntheticRun]) -> str:
+def aggregate_cell(agg: SeedsRun, run: SyntheticRun, path: tuple[str, ...], fmt: str) -> str:
+    """The seed set's own mean [interval] for ``path`` (its metrics.json, not recomputed)."""
+    key = ".".join(path)
+    if isinstance(lookup(run.metrics, path), dict) and "value" in lookup(run.metrics, path):
+        key += ".value"
+    for block in ("headline", "aggregate"):
+        cell = lookup(agg.metrics, (block, key))
+        if isinstance(cell, dict) and "mean" in cell:
+            shown = num(agg.metrics, (block, key, "mean"), fmt, src=str(agg.path / "metrics.json"))
+            return shown.replace("num", "num across", 1).replace(
+                "</td>", interval_text(cell, fmt) + "</td>"
+            )
+    return '<td class="num muted">–</td>'
+
+
+def headline_table(runs: Sequence[SyntheticRun], aggregate: SeedsRun | None = None) -> str:
     multi = len(runs) > 1
     head = "".join(f"<th class='num'>{escape(run_label(r))}</th>" for r in runs)
     if multi:
@@ -112,7 +127,9 @@ def headline_table(runs: Sequence[SyntheticRun]) -> str:
     rows = []
     for label, path, fmt in (*HEADLINE, *yscale_rows(runs)):
         cells = "".join(_value_cell(r, i, path, fmt) for i, r in enumerate(runs))
-        if multi:
+        if multi and aggregate is not None:
+            cells += aggregate_cell(aggregate, runs[0], path, fmt)
+        elif multi:
             cells += across_runs([_scalar(r, path) for r in runs], fmt)
         rows.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
     best = "".join(
@@ -341,7 +358,7 @@ def training_chart(run: SyntheticRun) -> str:
 def conjugate_table(run: SyntheticRun, i: int) -> str:
     rows = []
     for j, e in enumerate(run.metrics.get("conjugates", [])):
-        src = f"run{i}:metrics.json"
+        src = str(run.path / "metrics.json")
         cells = "".join(
             num(run.metrics, ("conjugates", j, *key), fmt, src=src)
             for key, fmt in (
@@ -364,15 +381,17 @@ def conjugate_table(run: SyntheticRun, i: int) -> str:
     )
 
 
-def section(runs: Sequence[SyntheticRun], offset: int = 0) -> str:
-    """The whole synthetic section; ``offset`` numbers the runs within the page."""
-    parts = [
-        "<h3>Headline</h3>",
-        headline_table(runs),
-        checks_table(runs),
-    ]
-    for k, run in enumerate(runs):
-        i = offset + k
+def section(runs: Sequence[SyntheticRun], aggregate: SeedsRun | None = None) -> str:
+    """The whole synthetic section; ``aggregate`` supplies the across-seeds column."""
+    parts = ["<h3>Headline</h3>", headline_table(runs, aggregate), checks_table(runs)]
+    if aggregate is not None:
+        parts.insert(
+            0,
+            f"<p>Seed set <code>{escape(str(aggregate.path))}</code>: seeds "
+            f"{escape(', '.join(str(s) for s in aggregate.metrics.get('seeds', [])))}; the last "
+            "column is its metrics.json (mean and 95 % t-interval across seeds).</p>",
+        )
+    for i, run in enumerate(runs):
         figs = "".join(
             png_figure(p, f"{run_label(run)}: {name}") for name, p in run.figures.items()
         )
