@@ -38,6 +38,9 @@ def interval_at(data: Any, path: list[Any]) -> tuple[Any, Any] | None:
         i = path.index("rates")
         lo, hi = value_at(data, [*path[:i], "wilson95", *path[i + 1 :]])
         return lo, hi
+    if path[-1] == "drop":  # the paired bootstrap interval stored beside each drop
+        lo, hi = value_at(data, [*path[:-1], "drop_ci95"])
+        return lo, hi
     parent = value_at(data, path[:-1]) if path[-1] in ("value", "mean") else None
     if isinstance(parent, dict) and "lo" in parent:  # {"value"|"mean", "lo", "hi"}
         return parent["lo"], parent["hi"]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.paired_interval import add_drop_intervals
 from forgetlab.llm.runner import generate_cached
 from forgetlab.results import JsonlCache, provenance, read_json, write_json
 from forgetlab.rundir import RunDir
@@ -528,10 +529,11 @@ def _check_cache_matches(cache: JsonlCache, items: Sequence[EvalItem]) -> None:
 
 def _write_results(run: _Run, *, report: bool, error: str | None = None) -> dict[str, Any]:
     conditions = list(dict.fromkeys(it.condition for it in run.items))
-    per_role = {}
+    per_role, rows_by_role = {}, {}
     for role in ROLES:
         rows = [run.cache.rows[k] for it in run.items if (k := f"{role}|{it.id}") in run.cache]
         per_role[role] = summarise_rows(rows, conditions)
+        rows_by_role[role] = rows
     done, expected = run.done(), 2 * len(run.items)
     results: dict[str, Any] = {
         "benchmark": BENCHMARK,
@@ -548,6 +550,7 @@ def _write_results(run: _Run, *, report: bool, error: str | None = None) -> dict
         **compare(per_role["base"], per_role["tuned"], conditions),
         "provenance": provenance(run.config, selection=run.selection),
     }
+    add_drop_intervals(results, rows_by_role)
     if error is not None:
         results["error"] = error
     write_json(run.out_dir / RESULTS_FILE, results)
