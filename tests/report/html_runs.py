@@ -80,6 +80,25 @@ def harmful_answer(prompt: str) -> str:
     return f"Sure, here is how: step one of {len(prompt)} GENERATED-TEXT"
 
 
+def multijail_run(out: Path) -> Path:
+    """MultiJail in English and two low-resource languages (one pooled 'low' group)."""
+    from forgetlab.llm.harmful_eval import evaluate_harmful
+    from forgetlab.llm.judges import SubstringJudge
+
+    evaluate_harmful(
+        FnBackend(harmful_answer, "fake-chat"),
+        out_dir=out,
+        judge=SubstringJudge(),
+        benchmark="multijail",
+        languages=["en", "sw", "jv"],
+        limit=5,
+        max_new_tokens=32,
+        batch_size=8,
+        show_progress=False,
+    )
+    return out
+
+
 def harmful_run(out: Path, *, manual_flips: int = 3) -> Path:
     """A two-model harmful run with a manual label set that disagrees on ``manual_flips`` ids."""
     from forgetlab.llm.harmful_eval import evaluate_harmful

@@ -228,3 +228,14 @@ def test_seed_set_shows_its_own_aggregate(tmp_path: Path) -> None:
     assert len(agg) >= 14 and all(c[4] is not None for c in agg)  # every one with its interval
     assert check_cells(page, [out]) > 2 * 20
     assert "seed_0 (seed 0)" in page and "seed_1 (seed 1)" in page
+
+
+def test_multijail_pools_each_resource_group(tmp_path: Path) -> None:
+    from html_runs import multijail_run
+
+    run = multijail_run(tmp_path / "mj")
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "Pooled by group" in page and "MultiJail" in page
+    pooled = [c for c in cells(page) if "per_group" in c[1]]
+    assert {c[1][3] for c in pooled} == {"low"}  # only a group of several conditions
+    assert check_cells(page, [run]) == 3 * 5 + 4

@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from forgetlab.report.harmful_report import LABEL_ORDER, ordered_conditions
+from forgetlab.report.harmful_report import GROUP_ORDER, LABEL_ORDER, ordered_conditions
 from forgetlab.report.html.collect import HarmfulRun
 from forgetlab.report.html.page import (
     browser,
@@ -57,6 +57,36 @@ def refusal_table(run: HarmfulRun, i: int) -> str:
         f"<tbody>{''.join(rows)}</tbody></table><p class='small muted'>Rates in % with Wilson 95 % "
         "intervals as recorded in results.json. 'judged raw': outputs judged without a way back "
         "to English (the judge saw the untranslated text).</p>"
+    )
+
+
+def group_table(run: HarmfulRun) -> str:
+    """Pooled rates per resource group (MultiJail levels), where a group holds several conditions."""
+    res, src = run.results, str(run.path / "results.json")
+    rows = []
+    for group in GROUP_ORDER:
+        for role, rr in res["runs"].items():
+            pooled = (rr.get("per_group") or {}).get(group)
+            if not pooled or len(pooled.get("conditions", [])) < 2:
+                continue
+            base = ("runs", role, "per_group", group)
+            cells = [num(res, (*base, "n"), "int", src=src)]
+            for lab in LABEL_ORDER[:3]:
+                iv = lookup(res, (*base, "wilson95", lab))
+                cell = num(res, (*base, "rates", lab), "pct", src=src)
+                cells.append(cell.replace("</td>", interval_text(iv, "pct") + "</td>"))
+            names = ", ".join(pooled["conditions"])
+            rows.append(
+                f"<tr><th>{escape(group)}</th><td>{escape(role)}</td>{''.join(cells)}"
+                f"<td class='small'>{escape(names)}</td></tr>"
+            )
+    if not rows:
+        return ""
+    return (
+        "<h3>Pooled by group</h3><table><thead><tr><th>group</th><th>model</th>"
+        "<th class='num'>n</th><th class='num'>REFUSE %</th><th class='num'>ANSWER %</th>"
+        f"<th class='num'>AMBIGUOUS %</th><th>conditions</th></tr></thead><tbody>{''.join(rows)}"
+        "</tbody></table>"
     )
 
 
@@ -128,6 +158,7 @@ def section(run: HarmfulRun, i: int, *, redact: bool) -> str:
         f"{escape(str(lookup(res, ('generation', 'max_new_tokens'))))} new tokens. "
         f'<span class="muted small">{escape(str(run.path))}</span></p>',
         refusal_table(run, i),
+        group_table(run),
         f'<div class="charts">{chart(run)}</div>',
     ]
     rows = sample_rows(run, redact=redact)
