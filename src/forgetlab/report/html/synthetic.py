@@ -8,6 +8,7 @@ spread, labelled as such); it is the only number on the page not read from a fil
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Sequence
 from html import escape
@@ -194,7 +195,7 @@ def _ks(values: Sequence[Any]) -> list[float]:
     return [float(k) for k in range(1, len(values) + 1)]
 
 
-def per_k_charts(run: SyntheticRun) -> str:
+def per_k_charts(run: SyntheticRun) -> list[str]:
     m = run.metrics
     charts = []
     best = lookup(m, ("conjugate", "best", "name"))
@@ -251,7 +252,7 @@ def per_k_charts(run: SyntheticRun) -> str:
                 ylabel="λ̂",
             )
         )
-    return f'<div class="charts">{"".join(charts)}</div>'
+    return charts
 
 
 def _cells(rows: Sequence[Any], key: str) -> tuple[list[Any], list[Any], list[Any]]:
@@ -263,7 +264,7 @@ def _cells(rows: Sequence[Any], key: str) -> tuple[list[Any], list[Any], list[An
     )
 
 
-def inference_charts(run: SyntheticRun) -> str:
+def inference_charts(run: SyntheticRun) -> list[str]:
     """λ against the Bayes posterior g (calibration), Δλ by g, and y-scaling recovery per k."""
     m, charts = run.metrics, []
     calib = [r for r in lookup(m, ("inference", "calibration")) or [] if r.get("count")]
@@ -339,7 +340,7 @@ def inference_charts(run: SyntheticRun) -> str:
                 ylabel="recovered fraction",
             )
         )
-    return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
+    return charts
 
 
 def training_chart(run: SyntheticRun) -> str:
@@ -391,17 +392,54 @@ def section(runs: Sequence[SyntheticRun], aggregate: SeedsRun | None = None) -> 
             f"{escape(', '.join(str(s) for s in aggregate.metrics.get('seeds', [])))}; the last "
             "column is its metrics.json (mean and 95 % t-interval across seeds).</p>",
         )
-    for i, run in enumerate(runs):
-        figs = "".join(
-            png_figure(p, f"{run_label(run)}: {name}") for name, p in run.figures.items()
-        )
+    charts = [[*per_k_charts(r), *inference_charts(r), training_chart(r)] for r in runs]
+    if len(runs) == 1:
+        run = runs[0]
+        figs = "".join(png_figure(p, f"{run_label(run)}: {n}") for n, p in run.figures.items())
         parts += [
-            f'<h3 id="syn-run-{i}">{escape(run_label(run))} <span class="muted small">{escape(str(run.path))}</span></h3>',
-            per_k_charts(run),
-            inference_charts(run),
-            training_chart(run),
+            f'<div class="charts">{"".join(c for c in charts[0] if c)}</div>',
             "<h3>Conjugate sweep (report stream; parameters chosen on the select stream)</h3>",
+            conjugate_table(run, 0),
+            f"<details open><summary>Figures written by the run ({len(run.figures)})</summary>"
+            f"{figs}</details>",
+        ]
+        return "".join(parts)
+    parts += ["<h3>Curves, run by run</h3>", side_by_side(runs, charts)]
+    for i, run in enumerate(runs):
+        parts += [
+            f"<h3>Conjugate sweep: {escape(run_label(run))} <span class='muted small'>"
+            f"{escape(str(run.path))}</span></h3>",
             conjugate_table(run, i),
-            f"<details open><summary>Figures written by the run ({len(run.figures)})</summary>{figs}</details>",
         ]
     return "".join(parts)
+
+
+def _title(chart: str) -> str:
+    found = re.search(r'aria-label="([^"]*)"', chart)
+    return found.group(1) if found else chart[:40]
+
+
+def side_by_side(runs: Sequence[SyntheticRun], charts: Sequence[Sequence[str]]) -> str:
+    """One column per run; each row holds the same chart (or figure) of every run."""
+    titles: list[str] = []
+    by_run: list[dict[str, str]] = []
+    for run_charts in charts:
+        named = {_title(c): c for c in run_charts if c}
+        by_run.append(named)
+        titles += [t for t in named if t not in titles]
+    names: list[str] = []
+    for r in runs:
+        names += [n for n in r.figures if n not in names]
+    head = "".join(f"<div class='small'><b>{escape(run_label(r))}</b></div>" for r in runs)
+    rows = [head]
+    for t in titles:
+        rows.append("".join(f"<div>{named.get(t, '')}</div>" for named in by_run))
+    for n in names:
+        rows.append(
+            "".join(
+                f"<div>{png_figure(r.figures[n], f'{run_label(r)}: {n}') if n in r.figures else ''}</div>"
+                for r in runs
+            )
+        )
+    style = f"grid-template-columns: repeat({len(runs)}, minmax(0, 1fr))"
+    return f'<div class="side" style="{style}">{"".join(rows)}</div>'
