@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,42 @@ def test_bad_report_to_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "mlflow" in err
     assert not (tmp_path / "x").exists()
+
+
+class FakeWandb:
+    """Stands in for the wandb module: records init/log/finish calls."""
+
+    def __init__(self, run: object = None) -> None:
+        self.run = run
+        self.calls: list[tuple[str, Any]] = []
+
+    def init(self, **kw: Any) -> None:
+        self.calls.append(("init", kw))
+        self.run = object()
+
+    def log(self, data: dict[str, float]) -> None:
+        self.calls.append(("log", data))
+
+    def finish(self) -> None:
+        self.calls.append(("finish", None))
+        self.run = None
+
+
+def test_wandb_sink_opens_logs_and_closes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forgetlab.tracking import hf_report_to
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    assert hf_report_to() == "none"
+    with reporting(["wandb"], tmp_path, run_name="r1", config={"a": 1}):
+        assert hf_report_to() == ["wandb"]  # TRL/HF then log to the same run
+        log_scalars({"loss": 0.5, "skip": float("inf")}, 4, prefix="pretrain")
+    assert [c[0] for c in fake.calls] == ["init", "log", "finish"]
+    assert fake.calls[0][1]["project"] == "forgetlab" and fake.calls[0][1]["name"] == "r1"
+    assert fake.calls[1][1] == {"pretrain/loss": 0.5, "forgetlab/step": 4}
+
+    existing = FakeWandb(run="opened-by-someone-else")
+    monkeypatch.setitem(sys.modules, "wandb", existing)
+    with reporting(["wandb"], tmp_path):
+        log_scalars({"x": 1}, 0)
+    assert [c[0] for c in existing.calls] == ["log"]  # reused, not re-initialised or closed

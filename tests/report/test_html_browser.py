@@ -230,3 +230,14 @@ def test_2800_sample_report_is_small_and_fast(
         f"2,800-sample report: {size / 2**20:.2f} MiB, opened in {load_s:.2f} s (DOM {nav:.0f} ms)"
     )
     page.screenshot(path=str(screenshot_dir / "icl_vs_if_2800.png"))
+
+
+def test_page_prints_without_controls(open_page: Any, harmful_dir: Path, tmp_path: Path) -> None:
+    p = open_page(write_report([harmful_dir], tmp_path / "print.html"))
+    page = p.page
+    page.emulate_media(media="print")
+    assert page.locator(".browser .filters").first.is_hidden()
+    assert all(b.is_hidden() for b in page.locator("button.reveal").all())
+    assert all(g.is_hidden() for g in page.locator(".gen").all())  # still hidden on paper
+    assert page.locator("table").first.is_visible()
+    assert page.pdf(format="A4")[:4] == b"%PDF"
