@@ -239,3 +239,22 @@ def test_multijail_pools_each_resource_group(tmp_path: Path) -> None:
     pooled = [c for c in cells(page) if "per_group" in c[1]]
     assert {c[1][3] for c in pooled} == {"low"}  # only a group of several conditions
     assert check_cells(page, [run]) == 3 * 5 + 4
+
+
+def test_a_page_that_cannot_be_drawn_does_not_fail_the_run(
+    tmp_path: Path, icl_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from forgetlab.report.html import write_run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(icl_dir, run)
+    (run / "report.html").unlink()
+    results = json.loads((run / "results.json").read_text())
+    results["languages"] = list(results["languages"])  # a shape this version cannot draw
+    (run / "results.json").write_text(json.dumps(results))
+    assert write_run_report(run) is None
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "forgetlab report" in err
+    assert not (run / "report.html").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,6 +81,18 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path, *, redact: boo
     return target
 
 
-def write_run_report(run_dir: str | Path) -> Path:
-    """``RUN_DIR/report.html`` for one finished run (what each lab writes at its end)."""
-    return write_report([run_dir], Path(run_dir) / "report.html")
+def write_run_report(run_dir: str | Path) -> Path | None:
+    """``RUN_DIR/report.html`` for one finished run (what each lab writes at its end).
+
+    The run's results are already on disk when this is called, so a page that cannot be
+    drawn costs a warning, not the run: ``forgetlab report`` can rebuild it later.
+    """
+    try:
+        return write_report([run_dir], Path(run_dir) / "report.html")
+    except Exception as exc:  # the results stand; only the page is missing
+        print(
+            f"forgetlab: warning: {Path(run_dir) / 'report.html'} not written "
+            f"({type(exc).__name__}: {exc}); rebuild it with `forgetlab report {run_dir} --out FILE.html`",
+            file=sys.stderr,
+        )
+        return None
