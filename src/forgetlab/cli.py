@@ -94,7 +94,13 @@ def report_cmd(run_dirs: tuple[str, ...], out: str, redact: bool) -> None:
         raise ForgetlabError(f"--out {out}: the report is an HTML file (name it *.html)")
     if not target.parent.is_dir():
         raise ForgetlabError(f"--out {out}: directory {target.parent} does not exist")
-    path = write_report(list(run_dirs), target, redact=redact)
+    try:
+        path = write_report(list(run_dirs), target, redact=redact)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise ForgetlabError(
+            f"cannot draw a report from {', '.join(run_dirs)}: a result file has an unexpected "
+            f"shape ({type(exc).__name__}: {exc})"
+        ) from None
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 

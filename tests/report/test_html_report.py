@@ -111,11 +111,16 @@ def test_bad_input_is_one_line_exit_2(
     (tmp_path / "broken" / "results.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "results.json").write_text('{"benchmark": "mmlu"}', encoding="utf-8")
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "results.json").write_text(
+        '{"benchmark": "icl_vs_if", "languages": ["en"], "overall": {}}', encoding="utf-8"
+    )
     cases = [
         [str(tmp_path / "missing"), "--out", str(tmp_path / "r.html")],
         [str(tmp_path / "empty"), "--out", str(tmp_path / "r.html")],
         [str(tmp_path / "broken"), "--out", str(tmp_path / "r.html")],
         [str(tmp_path / "other"), "--out", str(tmp_path / "r.html")],
+        [str(tmp_path / "odd"), "--out", str(tmp_path / "r.html")],
         [str(icl_dir), "--out", str(tmp_path / "r.txt")],
         [str(icl_dir), "--out", str(tmp_path / "no" / "such" / "r.html")],
         ["--out", str(tmp_path / "r.html")],
