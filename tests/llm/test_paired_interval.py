@@ -75,3 +75,17 @@ def test_pipeline_writes_an_interval_around_every_drop(tmp_path: Path) -> None:
         lo, hi = row["drop_ci95"]
         assert lo <= row["drop"] + 1e-12 and row["drop"] - 1e-12 <= hi
     assert res["languages"]["en"]["drop"] > 0 and res["languages"]["en"]["drop_ci95"][0] > 0
+
+
+def test_markdown_table_shows_the_interval(tmp_path: Path) -> None:
+    from forgetlab.report.llm_report import render_table
+
+    res = evaluate_icl_vs_if(
+        {"base": FakeBackend(upper_query, name="b"), "tuned": FakeBackend(upper_query, name="t")},
+        out=tmp_path,
+        languages=["en"],
+        limit=2,
+        show_progress=False,
+    )
+    assert res["languages"]["en"]["drop_ci95"] == [0.0, 0.0]  # same model twice
+    assert render_table(res).splitlines()[2].endswith("| +0.0 | 0.0 | 0.0 | 8 | [+0.0, +0.0] |")

@@ -40,6 +40,12 @@ def _signed(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:+.1f}"
 
 
+def _drop_ci(row: Mapping[str, Any]) -> str:
+    """The drop's paired 95 % interval when results.json records one."""
+    iv = row.get("drop_ci95")
+    return "–" if iv is None else f"[{_signed(iv[0])}, {_signed(iv[1])}]"
+
+
 def _model_name(results: Mapping[str, Any], role: str) -> str:
     ident = (results.get("models") or {}).get(role) or {}
     return str(ident.get("name") or role)
@@ -48,20 +54,21 @@ def _model_name(results: Mapping[str, Any], role: str) -> str:
 def render_table(results: Mapping[str, Any]) -> str:
     """The headline table: one row per language/condition, percentages."""
     lines = [
-        "| Language | Base ICL acc. | Tuned ICL acc. | Drop | Base IF rate | Tuned IF rate | n / model |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Language | Base ICL acc. | Tuned ICL acc. | Drop | Base IF rate | Tuned IF rate | n / model | Drop 95% CI |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cond, row in results["languages"].items():
         lines.append(
             f"| {condition_label(cond)} | {_pct(row['base']['icl_accuracy'])} | "
             f"{_pct(row['tuned']['icl_accuracy'])} | {_signed(row['drop'])} | "
-            f"{_pct(row['base']['if_rate'])} | {_pct(row['tuned']['if_rate'])} | {row['base']['n']} |"
+            f"{_pct(row['base']['if_rate'])} | {_pct(row['tuned']['if_rate'])} | {row['base']['n']} | "
+            f"{_drop_ci(row)} |"
         )
     ov = results["overall"]
     lines.append(
         f"| **Overall** | {_pct(ov['base']['icl_accuracy'])} | {_pct(ov['tuned']['icl_accuracy'])} | "
         f"{_signed(ov['drop'])} | {_pct(ov['base']['if_rate'])} | {_pct(ov['tuned']['if_rate'])} | "
-        f"{ov['base']['n']} |"
+        f"{ov['base']['n']} | {_drop_ci(ov)} |"
     )
     return "\n".join(lines)
 
@@ -106,7 +113,12 @@ def render_report(results: Mapping[str, Any], chart_name: str | None = None) -> 
         parts.append(
             f"- **PARTIAL**: {results.get('samples_done')}/{results.get('samples_expected')} samples"
         )
-    parts += ["", "ICL accuracy and IF rate in %, mean over the 4 tasks; drop = base − tuned.", ""]
+    parts += [
+        "",
+        "ICL accuracy and IF rate in %, mean over the 4 tasks; drop = base − tuned, with its "
+        "paired 95 % bootstrap interval where recorded.",
+        "",
+    ]
     parts.append(render_table(results))
     claim = results.get("claim")
     if claim:
