@@ -1,8 +1,10 @@
 """Measure each transform's round trip ``inverse(forward(s)) == s`` on the 500 English sentences.
 
-Usage: ``python benchmarks/transform_roundtrip.py`` (prints a markdown table). Also reports Pig Latin's
-ambiguity: the share of word types (in the pool) whose encoding decodes to more than one
-word, with no lexicon and with the packaged lexicon. Apertium rows are skipped when the
+Usage: ``python benchmarks/transform_roundtrip.py`` (prints a markdown table). The last
+column is the sentence round trip on the 520 English AdvBench behaviours. Also reports Pig
+Latin's ambiguity: the share of word types (in the pool) whose encoding decodes to more than
+one word, with no lexicon and with the packaged lexicon, and how many lines of the paper's
+``ls``/``pl`` pools our forward transforms reproduce. Apertium rows are skipped when the
 binary is absent. Recorded in docs/transforms.md.
 """
 
@@ -14,6 +16,7 @@ import time
 
 import forgetlab.llm.transforms as T
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks.harmful import read_behaviours
 from forgetlab.llm.benchmarks.icl_vs_if import load_pool
 from forgetlab.llm.transforms import piglatin
 
@@ -23,7 +26,9 @@ NAMES = [
     "base64",
     "word-reversal",
     "leetspeak",
+    "leetspeak-lower6",
     "piglatin",
+    "piglatin-classic",
     "pretranslated:fr",
     "pretranslated:ls",
     "apertium:eng-spa",
@@ -47,7 +52,7 @@ def chrf_like(a: str, b: str) -> float:
     return 2 * p * r / (p + r)
 
 
-def measure(name: str, pool: list[str]) -> dict[str, object] | None:
+def measure(name: str, pool: list[str], advbench: list[str]) -> dict[str, object] | None:
     try:
         tr = T.get_transform(name)
         t0 = time.perf_counter()
@@ -66,6 +71,10 @@ def measure(name: str, pool: list[str]) -> dict[str, object] | None:
         else float("nan")
     )
     sim = sum(chrf_like(a, b) for a, b in zip(pool, back, strict=True)) / len(pool)
+    adv: float | None = None
+    if not name.startswith("pretranslated"):  # the paper translated only its own pool
+        adv_back = tr.inverse_batch(tr.forward_batch(advbench))
+        adv = sum(a == b for a, b in zip(advbench, adv_back, strict=True)) / len(advbench)
     return {
         "name": name,
         "bijective": tr.bijective,
@@ -73,6 +82,7 @@ def measure(name: str, pool: list[str]) -> dict[str, object] | None:
         "words": word_acc,
         "char3_f1": sim,
         "seconds": dt,
+        "advbench": adv,
     }
 
 
@@ -87,20 +97,43 @@ def piglatin_ambiguity(pool: list[str]) -> tuple[int, float, float]:
     return len(types), amb_none / len(types), amb_lex / len(types)
 
 
+def paper_pool_match(pool: list[str]) -> None:
+    """Lines of the paper's ``ls``/``pl`` pools our forward transforms reproduce."""
+    for name, lang, fold in [
+        ("leetspeak", "ls", True),
+        ("leetspeak-lower6", "ls", True),
+        ("piglatin", "pl", False),
+        ("piglatin-classic", "pl", False),
+    ]:
+        ours = T.get_transform(name).forward_batch(pool)
+        paper = list(load_pool(lang))
+        same = sum(
+            (a.lower() == b.lower()) if fold else (a == b) for a, b in zip(ours, paper, strict=True)
+        )
+        how = " (ignoring case)" if fold else ""
+        print(f"`{name}` vs the paper's `{lang}` pool: {same}/{len(pool)} lines equal{how}")
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__).parse_args()
     pool = list(load_pool("en"))
-    rows = [r for n in NAMES if (r := measure(n, pool)) is not None]
-    print("| transform | bijective | sentences exact | words exact | char-3gram F1 | time, s |")
-    print("|---|---|---|---|---|---|")
+    advbench = list(read_behaviours("en"))
+    rows = [r for n in NAMES if (r := measure(n, pool, advbench)) is not None]
+    print(
+        "| transform | bijective | sentences exact | words exact | char-3gram F1 | time, s "
+        "| AdvBench exact |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         words = "n/a" if r["words"] != r["words"] else f"{r['words']:.1%}"  # NaN: counts differ
+        adv = "n/a" if r["advbench"] is None else f"{r['advbench']:.1%}"
         print(
             f"| `{r['name']}` | {'yes' if r['bijective'] else 'no'} | {r['exact']:.1%} | {words} "
-            f"| {r['char3_f1']:.3f} | {r['seconds']:.2f} |"
+            f"| {r['char3_f1']:.3f} | {r['seconds']:.2f} | {adv} |"
         )
     n, a0, a1 = piglatin_ambiguity(pool)
     print(f"\nPig Latin: {n} word types; ambiguous without lexicon {a0:.1%}, with lexicon {a1:.1%}")
+    paper_pool_match(pool)
 
 
 if __name__ == "__main__":

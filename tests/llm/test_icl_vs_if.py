@@ -185,17 +185,17 @@ def test_rot13_prompts_are_rot13_of_english() -> None:
 
 
 def test_payload_scope_keeps_english_scaffold() -> None:
-    tr = b.generate_transformed_prompts("leetspeak", ["capslock-math"], n=3, scope="payload")
+    tr = b.generate_transformed_prompts("leetspeak-lower6", ["capslock-math"], n=3, scope="payload")
     en = b.generate_prompts(["en"], ["capslock-math"], n=3)
-    assert tr[0].language == "leetspeak@payload"
+    assert tr[0].language == "leetspeak-lower6@payload"
     for t, e in zip(tr, en, strict=True):
         assert t.prompt.startswith("Capitalize every character.\n\nInput: ")
         assert t.prompt.endswith("?\nOutput:")
-        assert t.prompt.split("\n")[-2] == "Input: " + get_transform("leetspeak").forward(
+        assert t.prompt.split("\n")[-2] == "Input: " + get_transform("leetspeak-lower6").forward(
             e.prompt.split("\n")[-2][7:]
         )
         assert t.icl_answer == " WH47" and t.if_answer == e.if_answer
-    full = b.generate_transformed_prompts("leetspeak", ["capslock-math"], n=1)
+    full = b.generate_transformed_prompts("leetspeak-lower6", ["capslock-math"], n=1)
     assert full[0].prompt.startswith("C4p174l1z3 3v3ry ch4r4c73r.\n\nInpu7: ")
 
 

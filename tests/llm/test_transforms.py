@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 import forgetlab.llm.transforms as T
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks.harmful import read_behaviours
 from forgetlab.llm.benchmarks.icl_vs_if import SCAFFOLDS, load_pool
 from forgetlab.llm.transforms import NotInvertible, get_transform, piglatin
 
 POOL = list(load_pool("en"))
+ADVBENCH = list(read_behaviours("en"))
 BIJECTIVE = ["identity", "rot13", "base64", "word-reversal"]
 needs_apertium = pytest.mark.skipif(
     shutil.which("apertium") is None, reason="apertium not installed"
@@ -27,12 +29,15 @@ def test_registry_lists_every_transform() -> None:
         "pretranslated",
         "apertium",
         "leetspeak",
+        "leetspeak-lower6",
         "piglatin",
+        "piglatin-classic",
         "rot13",
         "base64",
         "word-reversal",
     }
-    for name in ["identity", "rot13", "base64", "word-reversal", "leetspeak", "piglatin"]:
+    plain = ["identity", "rot13", "base64", "word-reversal", "leetspeak-lower6", "piglatin-classic"]
+    for name in plain:
         tr = get_transform(name)
         assert tr.name == name and tr.invertible
         assert tr.describe() == {
@@ -41,6 +46,18 @@ def test_registry_lists_every_transform() -> None:
             "scope": "full",
             "invertible": True,
         }
+    # the paper's rules are the defaults; their identity differs from the earlier rules',
+    # so run directories made with those are not mixed with new prompts
+    assert get_transform("piglatin").describe()["rules"] == "paper"
+    assert get_transform("leetspeak").describe() == {
+        "name": "leetspeak",
+        "bijective": False,
+        "scope": "full",
+        "invertible": True,
+        "rules": "paper",
+        "seed": 0,
+    }
+    assert get_transform("leetspeak:3").describe()["seed"] == 3
     assert get_transform("pretranslated:hu").name == "pretranslated:hu"
     assert get_transform("apertium").name == "apertium:eng-spa"
 
@@ -50,6 +67,8 @@ def test_registry_lists_every_transform() -> None:
     [
         ("rot26", "unknown transform 'rot26'"),
         ("rot13:x", "takes no argument"),
+        ("leetspeak:x", "non-negative integer seed"),
+        ("piglatin-classic:x", "takes no argument"),
         ("pretranslated:de", "unknown pretranslated language 'de'"),
         ("pretranslated", "unknown pretranslated language ''"),
         ("apertium:English to Spanish", "bad apertium pair"),
@@ -91,13 +110,35 @@ def test_cipher_examples() -> None:
         get_transform("base64").inverse("not base64!")
 
 
-def test_leetspeak_round_trip_fails_exactly_on_mapped_digits() -> None:
-    tr = get_transform("leetspeak")
+def test_leetspeak_lower6_round_trip_fails_exactly_on_mapped_digits() -> None:
+    tr = get_transform("leetspeak-lower6")
     assert tr.forward("Tests at noon") == "T3575 47 n00n"
     ok = [tr.inverse(tr.forward(s)) == s for s in POOL]
     has_digit = [bool(re.search("[013457]", s)) for s in POOL]
     assert ok == [not d for d in has_digit]
     assert sum(ok) / len(POOL) >= 0.99
+
+
+def test_leetspeak_matches_the_papers_pool_ignoring_case() -> None:
+    tr = get_transform("leetspeak")
+    ours = tr.forward_batch(POOL)
+    paper = list(load_pool("ls"))
+    equal = sum(a.lower() == b.lower() for a, b in zip(ours, paper, strict=True))
+    assert equal / len(POOL) >= 0.99
+    assert sum(a == b for a, b in zip(ours, paper, strict=True)) < 10  # case is a random draw
+
+
+def test_leetspeak_case_is_random_but_reproducible() -> None:
+    tr = get_transform("leetspeak")
+    text = "Bob sat on a big rock, then he saw the sea."
+    out = tr.forward(text)
+    assert out.lower() == "808 547 0n 4 81g r0ck, 7h3n h3 54w 7h3 534."
+    assert tr.forward(text) == out == get_transform("leetspeak").forward(text)
+    assert get_transform("leetspeak:1").forward(text) != out
+    letters = "".join(c for s in tr.forward_batch(POOL) for c in s if c.isalpha())
+    assert 0.45 <= sum(c.isupper() for c in letters) / len(letters) <= 0.55
+    assert tr.forward("BOTTLE").lower() == "8077l3"
+    assert tr.inverse("7H3 c47 54t. 1 54W 17!") == "The cat sat. I saw it!"
 
 
 @pytest.mark.parametrize(
@@ -111,8 +152,12 @@ def test_leetspeak_round_trip_fails_exactly_on_mapped_digits() -> None:
         ("my", "ymay"),
         ("rhythm", "ythmrhay"),
         ("I", "Iyay"),
-        ("s", "say"),
         ("iPhone", "iPhoneyay"),
+        ("that", "at-thay"),
+        ("That", "At-thay"),
+        ("speaks", "eaks-spay"),
+        ("only", "onlyay"),
+        ("Italy", "Italyay"),
     ],
 )
 def test_piglatin_encoding(word: str, pig: str) -> None:
@@ -120,47 +165,89 @@ def test_piglatin_encoding(word: str, pig: str) -> None:
     assert word in piglatin.candidates(pig)
 
 
+@pytest.mark.parametrize("word", ["s", "Mr", "RVs", "hmm"])
+def test_piglatin_leaves_vowelless_words_alone(word: str) -> None:
+    assert piglatin.encode_word(word) == word
+    assert piglatin.candidates(word) == []
+
+
+@pytest.mark.parametrize(
+    ("word", "pig"),
+    [("trash", "ashtray"), ("that", "atthay"), ("only", "onlyyay"), ("s", "say")],
+)
+def test_piglatin_classic_encoding(word: str, pig: str) -> None:
+    assert piglatin.encode_word_classic(word) == pig
+    assert word in piglatin.candidates(pig, classic=True)
+
+
+def test_piglatin_matches_the_papers_pool() -> None:
+    ours = get_transform("piglatin").forward_batch(POOL)
+    paper = list(load_pool("pl"))
+    assert sum(a == b for a, b in zip(ours, paper, strict=True)) / len(POOL) >= 0.99
+    classic = get_transform("piglatin-classic").forward_batch(POOL)
+    assert sum(a == b for a, b in zip(classic, paper, strict=True)) / len(POOL) < 0.5
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzAEIOUY", min_size=1, max_size=12))
 def test_piglatin_candidates_are_exactly_the_preimages(word: str) -> None:
-    pig = piglatin.encode_word(word)
-    cands = piglatin.candidates(pig)
-    assert word in cands
-    assert all(piglatin.encode_word(c) == pig for c in cands)
+    for classic, encode in ((False, piglatin.encode_word), (True, piglatin.encode_word_classic)):
+        pig = encode(word)
+        cands = piglatin.candidates(pig, classic)
+        if pig == word:  # vowelless: left alone, so no Pig Latin preimage
+            assert not classic
+            continue
+        assert word in cands
+        assert all(encode(c) == pig for c in cands)
 
 
-def test_piglatin_text_and_lexicon_decoding() -> None:
+def test_piglatin_text_and_frequency_decoding() -> None:
     tr = get_transform("piglatin")
     assert (
-        tr.forward("Trash covered the landscape, didn't it?")
-        == "Ashtray overedcay ethay andscapelay, idnday'tay ityay?"
+        tr.forward("Trash covered that landscape, didn't it? Thigh-high, said Mr. Sp’s.")
+        == "Ashtray overedcay at-thay andscapelay, idntday ityay? Ighthay-igh-hay, aidsay Mr. Sps."
     )
     assert (
-        tr.inverse("Ashtray overedcay ethay andscapelay, idnday'tay ityay?")
-        == "Trash covered the landscape, didn't it?"
+        tr.inverse("Ashtray overedcay at-thay andscapelay, idntday ityay? Ighthay-igh-hay")
+        == "Trash covered that landscape, didn't it? Thigh-high"
     )
+    assert tr.inverse(tr.forward("step-by-step")) == "step-by-step"  # not "ybepstay-step"
     assert piglatin.decode_word("ashtray") == "trash"  # not "rasht"
     assert piglatin.decode_word("ashtray", use_lexicon=False) == "rasht"
     assert piglatin.decode_word("xyz") == "xyz"  # not Pig Latin: left alone
+    # frequency breaks ties that a lexicon cannot: both readings are English words
+    for word in ["she", "steal", "your", "how"]:
+        assert piglatin.decode_word(piglatin.encode_word(word)) == word
+    assert piglatin.decode_word("Imyay") == "I'm"  # apostrophe restored from the list
     assert len(piglatin.lexicon()) > 70_000
+    assert len(piglatin.frequency_rank()) == 80_000
+    classic = get_transform("piglatin-classic")
+    assert classic.forward("didn't it") == "idnday'tay ityay"
+    assert classic.inverse("idnday'tay ityay") == "didn't it"
+
+
+def _round_trip(name: str, texts: list[str]) -> float:
+    tr = get_transform(name)
+    back = tr.inverse_batch(tr.forward_batch(texts))
+    return sum(a == b for a, b in zip(back, texts, strict=True)) / len(texts)
 
 
 def test_piglatin_measured_rates() -> None:
-    """SPEC §5: ambiguous for 88% of word types without a lexicon; far fewer with one."""
+    """Ambiguous for 88% of word types without a lexicon (docs/transforms.md); far fewer with one."""
     types = sorted({w.lower() for s in POOL for w in re.findall(r"[^\W\d_]+", s)})
     cands = [piglatin.candidates(piglatin.encode_word(w)) for w in types]
     lex = piglatin.lexicon()
     ambiguous = sum(len(c) > 1 for c in cands) / len(types)
     ambiguous_lex = sum(sum(x in lex for x in c) > 1 for c in cands) / len(types)
-    assert 0.85 <= ambiguous <= 0.91
+    assert 0.80 <= ambiguous <= 0.91
     assert ambiguous_lex <= 0.05
-    tr = get_transform("piglatin")
-    back = tr.inverse_batch(tr.forward_batch(POOL))
-    assert sum(a == b for a, b in zip(back, POOL, strict=True)) / len(POOL) >= 0.65
-    words = [w for s in POOL for w in s.split()]
-    back_words = [w for s in back for w in s.split()]
-    assert len(words) == len(back_words)
-    assert sum(a == b for a, b in zip(words, back_words, strict=True)) / len(words) >= 0.95
+    # measured: paper rules 86.6% (pool) / 94.2% (AdvBench); earlier rules 94.8% / 99.4%.
+    # The paper's rules drop apostrophes (’ and ' come back as ') and make "ever"/"every",
+    # "an"/"any", "who"/"how" spell alike, which one word's frequency cannot tell apart.
+    assert _round_trip("piglatin", POOL) >= 0.85
+    assert _round_trip("piglatin", ADVBENCH) >= 0.93
+    assert _round_trip("piglatin-classic", POOL) >= 0.94
+    assert _round_trip("piglatin-classic", ADVBENCH) >= 0.99
 
 
 @pytest.mark.parametrize("lang", ["fr", "es", "nl", "hu", "ls", "pl"])

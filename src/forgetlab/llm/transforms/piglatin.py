@@ -1,24 +1,34 @@
-"""Pig Latin with lexicon-backed decoding.
+"""Pig Latin: the paper's rules (default) and the earlier rules, with frequency-ranked decoding.
 
-Encoding (per maximal run of letters; everything else, apostrophes included, is kept in
-place): a word starting with a vowel gets ``"yay"`` (``input`` -> ``inputyay``); otherwise
-its leading consonant cluster moves to the end followed by ``"ay"`` (``trash`` ->
-``ashtray``, ``the`` -> ``ethay``); a word without a vowel gets ``"ay"`` (``s`` -> ``say``).
-Vowels are a, e, i, o, u, and y when it is not the first letter (``my`` -> ``ymay``), as in
-the paper's Pig Latin files. Case: a lower, Title or UPPER word keeps that pattern
-(``Trash`` -> ``Ashtray``); other mixed case is moved letter for letter.
+``piglatin`` follows the paper's ``pl`` files. Words are maximal runs of letters, and
+apostrophes inside a word are dropped (``didn't`` -> ``didnt`` -> ``idntday``). A word
+starting with a vowel gets ``"yay"``, or ``"ay"`` when it ends in y (``input`` ->
+``inputyay``, ``only`` -> ``onlyay``); otherwise its leading consonant cluster moves to the
+end followed by ``"ay"`` (``trash`` -> ``ashtray``), with a hyphen when the remaining stem
+ends with the cluster's first letter (``that`` -> ``at-thay``, ``speaks`` -> ``eaks-spay``);
+a word without a vowel is left alone (``Mr``, ``RVs``). Vowels are a, e, i, o, u, and y when
+it is not the first letter (``my`` -> ``ymay``). Case: a lower, Title or UPPER word keeps that
+pattern (``Trash`` -> ``Ashtray``); other mixed case is moved letter for letter.
 
-Decoding is ambiguous: ``ashtray`` is the encoding of both ``trash`` and ``rasht``. The
-inverse lists every split whose re-encoding gives the token back, then keeps the candidates
-found in an English lexicon (the packaged SCOWL list plus the words of the packaged
-English sentence pool, see ``forgetlab/data/lexicon/PROVENANCE.md``); ties and misses go to
-the candidate with the shortest moved cluster (the vowel-initial reading first).
+``piglatin-classic`` is the earlier variant: apostrophes stay in place and split words
+(``didn't`` -> ``idnday'tay``), vowel-initial words always get ``"yay"``, no hyphen, and a
+vowelless word gets ``"ay"`` (``s`` -> ``say``).
+
+Decoding is ambiguous: ``ashtray`` is the encoding of both ``trash`` and ``rasht``, ``eshay``
+of ``she`` and ``hes``. The inverse lists every word whose re-encoding gives the token back
+(with the paper's rules also the apostrophe forms whose letters match: ``idntday`` ->
+``didn't``) and keeps the most frequent one in English according to a packaged frequency
+list (derived from ``wordfreq``; see ``forgetlab/data/lexicon/PROVENANCE.md``). Words not in
+that list fall back to the SCOWL lexicon, then to the shortest moved cluster. Restored
+apostrophes are the straight ``'``.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import re
+from collections.abc import Callable
 from functools import cache
 
 from forgetlab.data import data_path
@@ -26,6 +36,8 @@ from forgetlab.llm.transforms._util import no_arg
 from forgetlab.llm.transforms.base import Transform, register
 
 _LETTERS = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_APOSTROPHES = re.compile(r"['’]")
 VOWELS = frozenset("aeiou")
 
 
@@ -34,43 +46,70 @@ def _is_vowel(word: str, i: int) -> bool:
     return c in VOWELS or (c == "y" and i > 0)
 
 
-def encode_word(word: str) -> str:
-    """Pig Latin of one run of letters (case pattern preserved, see module doc)."""
+def _with_case(word: str, encode: Callable[[str], str]) -> str:
+    """Apply ``encode`` (defined on lower case) keeping a lower, Title or UPPER pattern."""
     if not word:
         return word
     if word.islower():
-        return _encode_lower(word)
+        return encode(word)
     if len(word) > 1 and word.isupper():
-        return _encode_lower(word.lower()).upper()
+        return encode(word.lower()).upper()
     if word[0].isupper() and (len(word) == 1 or word[1:].islower()):
-        return _encode_lower(word.lower()).capitalize()
-    return _encode_lower(word)  # mixed case: letters move as they are
+        return encode(word.lower()).capitalize()
+    return encode(word)  # mixed case: letters move as they are
 
 
-def _encode_lower(word: str) -> str:
+def _encode_paper(word: str) -> str:
+    k = next((i for i in range(len(word)) if _is_vowel(word, i)), None)
+    if k is None:
+        return word
+    if k == 0:
+        return word + ("ay" if word[-1].lower() == "y" else "yay")
+    stem, cluster = word[k:], word[:k]
+    hyphen = "-" if stem[-1].lower() == cluster[0].lower() else ""
+    return stem + hyphen + cluster + "ay"
+
+
+def _encode_classic(word: str) -> str:
     if _is_vowel(word, 0):
         return word + "yay"
     k = next((i for i in range(len(word)) if _is_vowel(word, i)), len(word))
     return word[k:] + word[:k] + "ay"
 
 
-@cache
-def candidates(token: str) -> list[str]:
-    """Every word whose encoding is exactly ``token``, shortest moved cluster first.
+def encode_word(word: str) -> str:
+    """The paper's Pig Latin of one run of letters (case pattern preserved, see module doc)."""
+    return _with_case(word, _encode_paper)
 
-    Guesses undo each possible split (a vowel-initial word + ``"yay"``, or the last *k*
-    letters before ``"ay"`` moved back to the front), each in lower, Title, UPPER and the
-    token's own case; only guesses that re-encode to ``token`` are kept.
+
+def encode_word_classic(word: str) -> str:
+    """``piglatin-classic`` encoding of one run of letters."""
+    return _with_case(word, _encode_classic)
+
+
+@cache
+def candidates(token: str, classic: bool = False) -> list[str]:
+    """Every letter run whose encoding is exactly ``token``, shortest moved cluster first.
+
+    ``token`` is a run of letters, or (paper rules) ``stem-clusteray``. Guesses undo each
+    possible split (a vowel-initial word + ``"yay"``, or the last *k* letters before
+    ``"ay"`` moved back to the front), each in lower, Title, UPPER and the token's own case;
+    only guesses that re-encode to ``token`` are kept. Apostrophes are not restored here.
     """
+    encode = encode_word_classic if classic else encode_word
     if len(token) < 3 or not token.lower().endswith("ay"):
         return []
     base = token[:-2]
-    guesses = [token[:-3]] if token.lower().endswith("yay") else []
-    guesses += [base[len(base) - k :] + base[: len(base) - k] for k in range(1, len(base) + 1)]
+    if "-" in base:
+        stem, _, cluster = base.rpartition("-")
+        guesses = [cluster + stem] if stem and cluster else []
+    else:
+        guesses = [token[:-3]] if token.lower().endswith("yay") else []
+        guesses += [base[len(base) - k :] + base[: len(base) - k] for k in range(1, len(base) + 1)]
     out: list[str] = []
     for guess in guesses:
         for word in (guess.lower(), guess.lower().capitalize(), guess.upper(), guess):
-            if word and word not in out and encode_word(word) == token:
+            if word and word not in out and encode(word) == token:
                 out.append(word)
     return out
 
@@ -87,32 +126,149 @@ def lexicon() -> frozenset[str]:
     return frozenset(words)
 
 
-def decode_word(token: str, use_lexicon: bool = True) -> str:
-    """Best English reading of one Pig Latin token (the token itself if none exists)."""
-    cands = candidates(token)
+@cache
+def frequency_rank() -> dict[str, int]:
+    """Lower-case English word -> rank by frequency (0 = most frequent; 80,000 words)."""
+    with gzip.open(data_path("lexicon", "wordfreq_en_80k.txt.gz"), "rt", encoding="utf-8") as fh:
+        words = [w for w in fh.read().split("\n") if w]
+    return {w: i for i, w in enumerate(words)}
+
+
+@cache
+def _apostrophe_forms() -> dict[str, tuple[str, ...]]:
+    """Letters-only spelling -> the frequency list's apostrophe forms (``didnt`` -> didn't)."""
+    forms: dict[str, list[str]] = {}
+    for w in frequency_rank():
+        if "'" in w:
+            forms.setdefault(w.replace("'", ""), []).append(w)
+    return {k: tuple(v) for k, v in forms.items()}
+
+
+def _recase(word: str, like: str) -> str:
+    """Give ``word`` (lower case, maybe with apostrophes) the case pattern of ``like``."""
+    if like.islower():
+        return word
+    if len(like) > 1 and like.isupper():
+        return word.upper()
+    if like[0].isupper():
+        return word[0].upper() + word[1:]
+    return word
+
+
+# Each extra letter in the moved cluster costs as much as 10**0.2 = 1.6x in frequency rank:
+# chosen on MultiJail's English prompts (not on the pools we report); 0.1-0.3 decode alike.
+CLUSTER_PENALTY = 0.2
+
+
+def _score(word: str) -> float:
+    """Lower is likelier: log10 of the word's frequency rank plus a cost per moved letter.
+
+    Frequency alone is the Bayes rule for one word without context, but it prefers ``who``
+    to ``how`` (both ``owhay``) and ``hes``-style rarities lose anyway; the small cost per
+    moved consonant favours the simpler split when two readings are about as frequent.
+    Words missing from the frequency list rank after all listed ones (lexicon words first).
+    """
+    ranks = frequency_rank()
+    low = word.lower()
+    rank = ranks.get(low)
+    if rank is not None:
+        base = math.log10(rank + 10)
+    else:
+        base = 9.0 if low.replace("'", "") in lexicon() else 10.0
+    letters = low.replace("'", "")
+    cluster = next((i for i in range(len(letters)) if _is_vowel(letters, i)), len(letters))
+    return base + CLUSTER_PENALTY * cluster
+
+
+def decode_word(token: str, use_lexicon: bool = True, classic: bool = False) -> str:
+    """Best English reading of one Pig Latin token (the token itself if none exists).
+
+    With ``use_lexicon=False`` the candidate with the shortest moved cluster is taken.
+    """
+    cands = candidates(token, classic)
     if not cands:
         return token
-    if use_lexicon:
-        lex = lexicon()
-        known = [c for c in cands if c.lower() in lex]
-        if known:
-            return known[0]
-    return cands[0]
+    if not use_lexicon:
+        return cands[0]
+    readings: list[str] = []
+    for c in cands:
+        readings.append(c)
+        if not classic and "'" not in c:
+            readings += [_recase(f, c) for f in _apostrophe_forms().get(c.lower(), ())]
+    order = {r: i for i, r in enumerate(readings)}
+    return min(readings, key=lambda r: (_score(r), order[r]))
+
+
+def _is_known(word: str) -> bool:
+    low = word.lower()
+    return low in frequency_rank() or low.replace("'", "") in lexicon()
+
+
+def decode_text(text: str) -> str:
+    """Decode every Pig Latin token of ``text`` (paper rules), hyphenated tokens first.
+
+    ``a-bay`` is one token when it is the encoding of a word; otherwise the hyphen is the
+    text's own (``Ighthay-igh-hay`` = ``Thigh-high``) and the runs are decoded apart.
+    """
+    out: list[str] = []
+    pos = 0
+    runs = list(_LETTERS.finditer(text))
+    i = 0
+    while i < len(runs):
+        m = runs[i]
+        out.append(text[pos : m.start()])
+        nxt = runs[i + 1] if i + 1 < len(runs) else None
+        if nxt is not None and text[m.end() : nxt.start()] == "-":
+            joined = text[m.start() : nxt.end()]
+            word = decode_word(joined)
+            if word != joined and _is_known(word):
+                out.append(word)
+                pos, i = nxt.end(), i + 2
+                continue
+        out.append(decode_word(m.group()))
+        pos, i = m.end(), i + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 class PigLatin(Transform):
+    """The paper's Pig Latin (see the module doc)."""
+
     name = "piglatin"
     bijective = False
     scope = "full"
 
     def forward(self, text: str) -> str:
-        return _LETTERS.sub(lambda m: encode_word(m.group()), text)
+        return _WORD.sub(lambda m: encode_word(_APOSTROPHES.sub("", m.group())), text)
 
     def inverse(self, text: str) -> str:
-        return _LETTERS.sub(lambda m: decode_word(m.group()), text)
+        return decode_text(text)
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "rules": "paper"}
+
+
+class PigLatinClassic(Transform):
+    """The earlier Pig Latin: apostrophes kept, no hyphen, ``yay`` for every vowel start."""
+
+    name = "piglatin-classic"
+    bijective = False
+    scope = "full"
+
+    def forward(self, text: str) -> str:
+        return _LETTERS.sub(lambda m: encode_word_classic(m.group()), text)
+
+    def inverse(self, text: str) -> str:
+        return _LETTERS.sub(lambda m: decode_word(m.group(), classic=True), text)
 
 
 @register("piglatin")
 def _piglatin(arg: str) -> Transform:
     no_arg("piglatin", arg)
     return PigLatin()
+
+
+@register("piglatin-classic")
+def _piglatin_classic(arg: str) -> Transform:
+    no_arg("piglatin-classic", arg)
+    return PigLatinClassic()
