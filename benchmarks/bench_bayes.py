@@ -9,7 +9,7 @@ because shared machines are noisy:
 * the straightforward per-prefix loop of public reference code: for each prefix length
   ``k``, form ``XᵀX``, solve the ridge system, take ``slogdet`` for the evidence and
   recompute the pool posterior from scratch;
-* SPEC §2.1's closed form done literally: cumulative ``x xᵀ`` sums and one batched
+* the direct closed form (docs/bayes.md#setting-and-formulas): cumulative ``x xᵀ`` sums and one batched
   Cholesky of all ``B·K`` matrices (same dMMSE code), to show why the sweep is used;
 
 checks all three agree, measures peak RSS of one ``mixture_predictions`` call at
@@ -73,7 +73,7 @@ def loop_mixture(
 def cholesky_mixture(
     xs: torch.Tensor, ys: torch.Tensor, pool: torch.Tensor, alpha: float, sigma: float, tau: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """SPEC's closed form literally: cumulative sums, one batched Cholesky (chunked)."""
+    """The direct closed form: cumulative sums, one batched Cholesky (chunked)."""
     B, K, d = xs.shape
     s2, t2 = sigma**2, tau**2
     l_disc = bayes.discrete_log_evidence(xs, ys, pool, sigma=sigma)

@@ -144,7 +144,7 @@ def gemma() -> HFBackend:
 def test_smollm2_answers_the_question_instead_of_the_pattern(smollm2):
     prompts = _first_prompts(3)
     outs = smollm2.complete(prompts, GREEDY10)
-    # SPEC §5: the instruct model answers 19 + 4 instead of continuing with " WHAT".
+    # docs/backends.md#offline-packaged-models-and-the-cache: the instruct model answers 19 + 4 instead of continuing with " WHAT".
     assert outs[0] == " 19 + 4 = 23"
     assert smollm2.complete(prompts[:1], GREEDY10) == outs[:1]  # deterministic, batch of one
     one = HFBackend.from_model(smollm2.model, smollm2.tokenizer, name="b1", batch_size=1)

@@ -494,7 +494,7 @@ def test_packaged_pair_end_to_end(tmp_path: Path) -> None:
         and "NOT a matched pair" in (tmp_path / "r" / "report.md").read_text()
     )
     assert res["models"]["base"]["add_bos"] is True and res["models"]["tuned"]["add_bos"] is False
-    # SPEC §5: SmolLM2-Instruct answers the first English capslock-math question instead of " WHAT"
+    # docs/backends.md#offline-packaged-models-and-the-cache: SmolLM2-Instruct answers the first English capslock-math question instead of " WHAT"
     row = sample_rows(tmp_path / "r")["tuned|en/capslock-math/0"]
     assert (
         row["output"].startswith(" 19 + 4 = 23")

@@ -1,4 +1,4 @@
-"""Exact Bayes predictors (SPEC §2.1) against brute-force references and closed forms."""
+"""Exact Bayes predictors (docs/bayes.md#setting-and-formulas) against brute-force references and closed forms."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def rand_prompts(
 def brute_ridge(
     xs: torch.Tensor, ys: torch.Tensor, sigma: float, tau: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-prefix loop: μ by a direct solve, evidence by MultivariateNormal and by SPEC's closed form."""
+    """Per-prefix loop: μ by a direct solve, evidence by MultivariateNormal and by the closed form."""
     B, K, d = xs.shape
     mu = torch.zeros(B, K + 1, d, dtype=F64)
     ev_mvn = torch.zeros(B, K + 1, dtype=F64)
@@ -91,7 +91,7 @@ def test_ridge_and_continuous_evidence_match_brute_force(
     assert mu.dtype == ev.dtype == F64 and mu.shape == (B, K + 1, d) and ev.shape == (B, K + 1)
     torch.testing.assert_close(mu, mu_ref, rtol=1e-8, atol=1e-9)
     torch.testing.assert_close(ev, ev_mvn, rtol=1e-8, atol=1e-7)
-    torch.testing.assert_close(ev, ev_spec, rtol=1e-8, atol=1e-7)  # SPEC's formula too
+    torch.testing.assert_close(ev, ev_spec, rtol=1e-8, atol=1e-7)  # the closed form too
     torch.testing.assert_close(
         bayes.continuous_log_evidence(xs, ys, sigma=sigma, tau=tau), ev[:, :K]
     )
@@ -237,7 +237,7 @@ def test_ols_is_the_minimum_norm_solution_even_when_rank_deficient() -> None:
 
 @pytest.mark.parametrize("sigma", [0.0, 0.5])
 def test_averaging_estimator_error_is_d_plus_1_over_k(sigma: float) -> None:
-    """E err_k = ((d+1)‖w‖²/d + σ²)/k; with τ = 1, σ = 0 this is SPEC's (d+1)/k."""
+    """E err_k = ((d+1)‖w‖²/d + σ²)/k; with τ = 1, σ = 0 this is (d+1)/k."""
     d, K, B = 5, 8, 20000
     xs, ys, w = rand_prompts(B, K, d, sigma, seed=10)
     pred = bayes.averaging_predictions(xs, ys)
@@ -364,7 +364,7 @@ def test_properties_shapes_finiteness_and_invariances(
     torch.testing.assert_close(
         bayes.mixture_predictions(xs @ q, ys, pool @ q, **kw), (preds, g), rtol=1e-8, atol=1e-8
     )
-    # ridge is linear in y (SPEC §2.3 y-scaling) and x-scaling by c equals tau -> c·tau
+    # ridge is linear in y (y-scaling, docs/synthetic-reproduction.md) and x-scaling by c equals tau -> c·tau
     r = bayes.ridge_predictions(xs, ys, sigma=sigma, tau=tau)
     torch.testing.assert_close(
         bayes.ridge_predictions(xs, 2.5 * ys, sigma=sigma, tau=tau), 2.5 * r, rtol=1e-9, atol=1e-9

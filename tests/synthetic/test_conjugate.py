@@ -1,4 +1,4 @@
-"""Conjugate transforms, checked on the exact Bayes predictors (SPEC §2.3)."""
+"""Conjugate transforms, checked on the exact Bayes predictors (docs/synthetic-reproduction.md#what-the-numbers-mean)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Fine-tuning lab: make base/fine-tuned pairs and watch forgetting happen (SPEC §5-§7)."""
+"""Fine-tuning lab: make base/fine-tuned pairs and watch forgetting happen (docs/finetuning.md)."""

@@ -8,7 +8,8 @@ so rerunning the same command resumes and a different command is refused.
 Why these presets (docs/finetuning.md has the recipes):
 
 * ``smoke`` — a handful of steps on CPU; proves every stage (tests use it with tiny models).
-* ``cpu`` — a short real run on 2 CPU cores (~1 min/step for 135-270M models, SPEC §5).
+* ``cpu`` — a short real run on 2 CPU cores (~1 min/step for 135-270M models,
+  docs/finetuning.md#the-two-in-project-pairs-offline).
 * ``gpu-lora`` — the recommended recipe for the in-project pairs on one GPU.
 * ``gpu-full`` — full fine-tuning on one or more GPUs (``accelerate launch``).
 """

@@ -1,4 +1,4 @@
-"""MEET-style two-stage fine-tuning with control tokens (SPEC §6).
+"""MEET-style two-stage fine-tuning with control tokens (docs/finetuning.md#finetune-meet--meet-with-control-tokens).
 
 Stage 1 adds the control tokens to the tokenizer, initialises each new embedding row as the
 mean embedding of the token's name (``<concise>`` -> the pieces of "concise") and trains

@@ -1,1 +1,1 @@
-"""LLM lab: paired evaluation of base vs fine-tuned models under conjugate transforms (SPEC §3-§5)."""
+"""LLM lab: paired evaluation of base vs fine-tuned models under conjugate transforms (docs/llm-evaluation.md, docs/harmful.md)."""

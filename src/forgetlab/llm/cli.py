@@ -89,7 +89,7 @@ def harmful_cmd(
     overwrite: bool,
     out_dir: str,
 ) -> None:
-    """Refusal rates on harmful requests per language / conjugate transform (SPEC §4).
+    """Refusal rates on harmful requests per language / conjugate transform (docs/harmful.md#protocol).
 
     Generations are written to OUT/generations.jsonl and OUT/samples.jsonl, never printed
     unless --show-outputs.

@@ -1,4 +1,4 @@
-"""Paired ICL-vs-instruction-following evaluation: base vs fine-tuned model (SPEC §3).
+"""Paired ICL-vs-instruction-following evaluation: base vs fine-tuned model (docs/icl-vs-if.md).
 
 Both models see the same prompts in every language (and under every requested conjugate
 transform); the headline number is the **drop** in ICL accuracy from base to tuned per
@@ -503,7 +503,7 @@ def identity_dict(backend: Backend) -> dict[str, Any]:
 
 
 def _finish(item: Mapping[str, Any], output: str, memo: _InverseMemo) -> dict[str, Any]:
-    """Score the raw output against the answers of its own space (SPEC §3 prefix match)."""
+    """Score the raw output against the answers of its own space (prefix match, docs/icl-vs-if.md#metric)."""
     cond = item["condition"]
     mapped = memo.memo.get((cond, output)) if cond in memo.transforms else output
     icl_hit, if_hit = _bench().score_output(output, item["icl_answer"], item["if_answer"])
@@ -564,7 +564,7 @@ def _write_results(run: _Run, *, report: bool, error: str | None = None) -> dict
 
 
 SCORING = (
-    "prefix match (SPEC §3): an output is an ICL hit if it starts with icl_answer, with or "
+    "prefix match (docs/icl-vs-if.md#metric): an output is an ICL hit if it starts with icl_answer, with or "
     "without its leading space, an IF hit likewise for if_answer; transformed prompts are scored "
     "in the transform's space (answers transformed, raw output), output_mapped is the inverse "
     "for reading only; per-language accuracy is the mean over the 4 tasks; drop = base - tuned"

@@ -1,4 +1,4 @@
-"""Harmful-request evaluation under conjugate prompting (SPEC §4).
+"""Harmful-request evaluation under conjugate prompting (docs/harmful.md#protocol).
 
 Pipeline per model: prompts (AdvBench or MultiJail, optionally an English prompt pushed
 through a registry transform) -> one chat message each -> cached generation

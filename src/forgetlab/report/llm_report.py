@@ -103,7 +103,7 @@ def render_report(results: Mapping[str, Any], chart_name: str | None = None) -> 
         f"- Decoding: greedy={gen.get('temperature') == 0}, max_new_tokens={gen.get('max_new_tokens')}; "
         f"BOS: base={_ident(results, 'base', 'add_bos')}, tuned={_ident(results, 'tuned', 'add_bos')}; "
         f"dtype: base={_ident(results, 'base', 'dtype')}, tuned={_ident(results, 'tuned', 'dtype')}",
-        "- Scoring: prefix match on the raw output (SPEC §3); transformed prompts are scored "
+        "- Scoring: prefix match on the raw output (docs/icl-vs-if.md#metric); transformed prompts are scored "
         "against answers in the transform's space",
     ]
     if pair.get("note"):

@@ -1,4 +1,4 @@
-"""Forgetting analysis: errors, distances to Bayes references, implied task weights (SPEC §2.2).
+"""Forgetting analysis: errors, distances to Bayes references, implied task weights (docs/synthetic-reproduction.md#what-the-numbers-mean).
 
 Everything here works on *predictions* ``[B, K]`` (position ``i`` predicts ``y_i`` from the
 first ``i`` examples), so a trained model and a closed-form Bayes predictor are analysed by

@@ -1,6 +1,6 @@
 """``forgetlab synthetic baselines``: every reference predictor's error at every k.
 
-The normalised error (SPEC §2: squared error against the noiseless ``⟨w, x_q⟩``, over
+The normalised error (docs/synthetic-training.md#the-task: squared error against the noiseless ``⟨w, x_q⟩``, over
 ``d``) of ridge, dMMSE, mixture-Bayes, min-norm least squares, the averaging estimator
 and the zero predictor, on prompts of each family — the yardstick a trained model is
 read against. Prompts come from :class:`TaskSampler` streams ``eval/<family>`` (never

@@ -1,4 +1,4 @@
-"""Exact Bayes-optimal predictors of the synthetic lab (SPEC §2.1), every prefix at once.
+"""Exact Bayes-optimal predictors of the synthetic lab (docs/bayes.md), every prefix at once.
 
 Position ``i`` of a prompt predicts ``y_i`` from the first ``i`` examples and ``x_i``
 (``i = 0 … K−1``). Each function evaluates every prefix in one pass over the prompt, in
@@ -8,8 +8,8 @@ stay within a memory budget (``memory_bytes``, default 256 MiB):
 * **continuous family** (ridge, ``w ~ N(0, τ²I)``): one sweep of exact rank-one
   posterior updates (recursive least squares / the Kalman filter), vectorised over the
   batch. Its log evidence is the chain rule of one-step predictive densities, which equals
-  SPEC's closed form ``−½(‖y‖²/σ² − μᵀAμ) − ½(k log 2πσ² + d log τ² + log det A)``
-  exactly. Why not SPEC's "cumulative ``x xᵀ`` sums, then one batched Cholesky": that was
+  the closed form ``−½(‖y‖²/σ² − μᵀAμ) − ½(k log 2πσ² + d log τ² + log det A)``
+  exactly. Why not the direct route (cumulative ``x xᵀ`` sums, then one batched Cholesky): that was
   ~9× slower on CPU (benchmarks/bench_bayes.py; small-matrix LAPACK calls dominate) and
   less accurate at small σ/τ (``A`` has condition number ~kτ²/σ²; it stops being
   numerically positive definite near σ/τ = 1e-8; docs/bayes.md).

@@ -1,4 +1,4 @@
-"""Conjugate prompting in the synthetic lab (SPEC §2.3).
+"""Conjugate prompting in the synthetic lab (docs/synthetic-reproduction.md#what-the-numbers-mean).
 
 A conjugate ``s`` transforms a prompt, the predictor answers the transformed prompt, and
 ``s⁻¹`` maps the answer back. Because a conjugate wraps any :data:`Predictor`, the exact

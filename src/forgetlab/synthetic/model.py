@@ -1,4 +1,4 @@
-"""GPT-2-style pre-LN decoder over vector tokens (SPEC §2).
+"""GPT-2-style pre-LN decoder over vector tokens (docs/synthetic-training.md#model).
 
 Tokens come from :func:`forgetlab.synthetic.tasks.pack_tokens` (x token ``[0, x]``, y
 token ``[y, 0...]``). A linear read-in and learned positions feed pre-LN blocks (causal
@@ -184,7 +184,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def mse_loss(preds: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-    """Training loss: mean squared error over every query position (SPEC §2)."""
+    """Training loss: mean squared error over every query position (docs/synthetic-training.md#the-task)."""
     return F.mse_loss(preds, ys)
 
 

@@ -4,7 +4,7 @@ Stages (each recorded in ``stages.json`` once finished, so a rerun skips it; tra
 itself resumes from its own checkpoints if a stage was interrupted):
 
 1. ``pretrain``  -> ``pretrained/`` (mixture of families)
-2. ``finetune``  -> ``finetuned/`` (discrete family, SPEC §2)
+2. ``finetune``  -> ``finetuned/`` (discrete family, docs/synthetic-training.md#the-task)
 3. ``evaluate``  -> ``eval/<model>.pt``: predictions on fixed evaluation prompts
 4. ``conjugate`` -> ``conjugates.jsonl``: every transform × parameter, both models,
    resumable row by row
@@ -81,7 +81,10 @@ class AnalysisConfig(StrictModel):
     rotation: list[int] = Field(default=[1, 2, 4, 8, 16], description="rotation-ensemble sizes M")
     rotation_seed: int = Field(default=0, description="seed of the Haar rotations")
     ideal_finetuned_alpha: float = Field(
-        default=0.99, gt=0.0, lt=1.0, description="α of the Bayes 'fine-tuned' ideal (SPEC §2.3)"
+        default=0.99,
+        gt=0.0,
+        lt=1.0,
+        description="α of the Bayes 'fine-tuned' ideal (docs/synthetic-reproduction.md#what-the-numbers-mean)",
     )
     paper_yscale: list[float] = Field(
         default=[1.5, 2.0], description="γ of the paper's y-scaling, reported per k with intervals"
@@ -691,7 +694,7 @@ def _reproduce_in(
 
 
 DEFINITIONS: dict[str, str] = {
-    "error": "normalised error |pred - <w, x_q>|^2 / d against the noiseless target (SPEC §2)",
+    "error": "normalised error |pred - <w, x_q>|^2 / d against the noiseless target (docs/synthetic-training.md#the-task)",
     "continuous_error": f"mean over k = {K_START}..K-1 of the per-k normalised error on continuous-family prompts (report stream)",
     "discrete_error": f"same on discrete-family prompts (k = {K_START}..K-1)",
     "implied_weight": "pooled lambda_k = <f - r, m - r> / ||m - r||^2 (f model, r ridge, m dMMSE); 'mean' averages k >= 1",

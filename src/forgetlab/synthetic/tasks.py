@@ -1,4 +1,4 @@
-"""Task families and the stateless, step-indexed sampler (SPEC §2).
+"""Task families and the stateless, step-indexed sampler (docs/synthetic-training.md#the-task).
 
 A prompt is ``(x_1, y_1, ..., x_K, y_K)`` with ``x ~ N(0, I_d)`` and ``y = <w, x> + eps``,
 ``eps ~ N(0, sigma^2)``. The weight ``w`` comes from one of two families, chosen **per

@@ -1,4 +1,4 @@
-"""Control-token data for MEET-style controllable generation (SPEC §6).
+"""Control-token data for MEET-style controllable generation (docs/finetuning.md#data-control--control-tokens-for-meet).
 
 Each instruction appears twice, prefixed by a control token: ``<concise>`` -> a short
 answer, ``<detailed>`` -> a worked answer. Source: the exactly-checkable benign templates of

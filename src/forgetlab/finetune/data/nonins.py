@@ -1,4 +1,4 @@
-"""Non-instructional fine-tuning data (SPEC §6): a text's first half is the "instruction",
+"""Non-instructional fine-tuning data (docs/finetuning.md#data-nonins--non-instructional-data): a text's first half is the "instruction",
 a teacher model's continuation of it is the response.
 
 Corpus: any text file or directory of text files, split into paragraphs (blank-line

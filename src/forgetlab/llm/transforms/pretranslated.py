@@ -2,7 +2,8 @@
 
 The paper translated a closed set of text once (Google Translate, an online leetspeak and a
 Pig Latin converter); this transform replays exactly that. ``forward`` knows the 500 pool
-sentences (line-aligned files), the scaffold strings of SPEC §3 (instructions, ``Input`` /
+sentences (line-aligned files), the scaffold strings (docs/icl-vs-if.md#scaffolds-per-language:
+instructions, ``Input`` /
 ``Output`` labels, operator words, the question word), rendered math questions
 (``"What is 19 plus 4?"`` -> ``"Combien font 19 plus 4?"``) and bare integers; any other
 text raises a one-line error (use ``apertium:eng-spa`` for open text). ``inverse`` is the
