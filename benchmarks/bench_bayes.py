@@ -18,6 +18,11 @@ checks all three agree, measures peak RSS of one ``mixture_predictions`` call at
 
 from __future__ import annotations
 
+# isort: off
+import forgetlab  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads)
+
+# isort: on
+
 import argparse
 import math
 import os
@@ -135,6 +140,7 @@ def main() -> None:
     ap.add_argument("--big-batch", type=int, default=65536, help="B for the peak-memory run")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--contended", action="store_true", help="also time it beside a busy process")
     a = ap.parse_args()
     threads = [int(t) for t in str(a.threads).split(",")]
     if a.quick:
@@ -192,6 +198,12 @@ def main() -> None:
     for n in threads[1:]:
         print(f"ratio_vs_loop_{n}_threads={ratios[n]:.1f}")
     print(f"ratio_vs_loop={ratios[threads[0]]:.1f}")
+    if a.contended:
+        from contention import quiet_and_contended, report
+
+        torch.set_num_threads(threads[0])
+        quiet, contended = quiet_and_contended(vectorised, a.repeats)
+        print(report("bayes.mixture_predictions", quiet, contended))
 
 
 if __name__ == "__main__":

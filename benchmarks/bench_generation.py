@@ -20,6 +20,11 @@ loop's; ends with ``speedup=X cpu_speedup=Y identical=Z``.
 
 from __future__ import annotations
 
+# isort: off
+import forgetlab  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads)
+
+# isort: on
+
 import argparse
 import copy
 import json
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         help="leave glibc's allocator thresholds alone (forgetlab.cpu_memory)",
     )
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    ap.add_argument(
+        "--contended", action="store_true", help="also time forgetlab beside a busy process"
+    )
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -201,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"speedup={f['speedup']:.2f} cpu_speedup={f['cpu_speedup']:.2f} identical={f['identical']:.3f}"
     )
+    if args.contended:
+        from contention import quiet_and_contended, report
+
+        quiet, contended = quiet_and_contended(ours, args.repeats)
+        print(report(f"forgetlab complete() ({len(prompts)} prompts)", quiet, contended))
     return 0
 
 

@@ -17,9 +17,15 @@ structural savings (last block at the x positions only, fused QKV, no packing).
 
 from __future__ import annotations
 
+# isort: off
+import forgetlab  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads)
+
+# isort: on
+
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -88,6 +94,9 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=5, help="steps per timed block")
     ap.add_argument("--blocks", type=int, default=7, help="timed blocks per model")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument(
+        "--contended", action="store_true", help="also time ours and HF beside a busy process"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -133,6 +142,18 @@ def main() -> None:
     print(f"ratio_vs_hf_gpt2_eager={med['hf_gpt2_eager'] / med['ours']:.2f}")
     print(f"ratio_same_activation_vs_hf_gpt2={med['hf_gpt2'] / med['ours_gelu_tanh']:.2f}")
     print(f"ratio_vs_hf_gpt2={med['hf_gpt2'] / med['ours']:.2f}")
+    if args.contended:
+        from contention import quiet_and_contended, report
+
+        for name in ("ours", "hf_gpt2"):
+            step = steps[name]
+
+            def block(step: Callable[[], None] = step) -> None:
+                for _ in range(args.block):
+                    step()
+
+            quiet, contended = quiet_and_contended(block, args.blocks)
+            print(report(f"{name} ({args.block} steps)", quiet, contended))
 
 
 if __name__ == "__main__":

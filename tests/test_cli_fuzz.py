@@ -156,8 +156,8 @@ CASES: dict[str, tuple[st.SearchStrategy, Builder]] = {
         lambda w, o, bad, m: [*_icl(o, m), "--dtype", bad],
     ),
     "icl-vs-if --base": (
-        names.map(lambda s: f"hf:{s}-missing"),
-        lambda w, o, bad, m: [*_icl(o, m), "--base", bad],
+        names,
+        lambda w, o, bad, m: [*_icl(o, m), "--base", f"hf:{w}/missing-{bad}"],
     ),
     "harmful --languages": (
         names.filter(lambda s: s not in {"en", "ja", "hu", "sw", "ml"}),

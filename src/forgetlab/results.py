@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.openmp import wait_policy
 
 TRACKED_PACKAGES = (
     "forgetlab",
@@ -54,6 +55,7 @@ def provenance(config: Mapping[str, Any] | None = None, **extra: Any) -> dict[st
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": package_versions(),
+        "omp_wait_policy": wait_policy(),
     }
     if config is not None:
         info["config"] = dict(config)

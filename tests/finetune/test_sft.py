@@ -172,7 +172,18 @@ def test_chat_data_needs_a_chat_template(
         build_trainer(_cfg(tiny_model_dir, chat_data), tmp_path, model=model, tokenizer=tok)
 
 
-def test_out_of_memory_becomes_a_batch_size_hint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 8589934592 bytes. Error code 12"
+        ),
+        MemoryError(),
+    ],
+)
+def test_out_of_memory_becomes_a_batch_size_hint(tmp_path: Path, error: Exception) -> None:
     class Args:
         per_device_train_batch_size = 8
         gradient_accumulation_steps = 2
@@ -181,9 +192,24 @@ def test_out_of_memory_becomes_a_batch_size_hint(tmp_path: Path) -> None:
         args = Args()
 
         def train(self, resume_from_checkpoint: Any = None) -> None:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise error
 
     with pytest.raises(ForgetlabError) as exc:
         train_with_resume(OOMTrainer(), tmp_path)
     msg = str(exc.value)
     assert "batch size 8" in msg and "train.batch_size=4" in msg and "train.grad_accum=4" in msg
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path: Path) -> None:
+    class Args:
+        per_device_train_batch_size = 8
+        gradient_accumulation_steps = 2
+
+    class BrokenTrainer:
+        args = Args()
+
+        def train(self, resume_from_checkpoint: Any = None) -> None:
+            raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        train_with_resume(BrokenTrainer(), tmp_path)

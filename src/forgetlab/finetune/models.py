@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from forgetlab.errors import ForgetlabError
+from forgetlab.errors import ForgetlabError, one_line
 
 
 def resolve_model_source(spec: str) -> str:
@@ -40,14 +40,14 @@ def _packaged_dir(name: str) -> Path:
 
 def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer; a tokenizer without a pad token reuses EOS."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-    except OSError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ForgetlabError(f"cannot load model {source}: {first}") from None
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise ForgetlabError(f"cannot load model {source}: {one_line(exc)}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

@@ -148,7 +148,9 @@ def train_with_resume(trainer: Any, out: Path) -> Any:
     resume = last_checkpoint(out / "checkpoints")
     try:
         return trainer.train(resume_from_checkpoint=resume)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
         bs = trainer.args.per_device_train_batch_size
         ga = trainer.args.gradient_accumulation_steps
         smaller = max(1, bs // 2)
@@ -158,6 +160,16 @@ def train_with_resume(trainer: Any, out: Path) -> Any:
             "train.max_length or train.gradient_checkpointing=true (add --overwrite to continue "
             "in the same --out from its last checkpoint)"
         ) from None
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, Python's MemoryError or the CPU allocator's RuntimeError."""
+    import torch
+
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError | MemoryError) or (
+        "can't allocate memory" in text or "out of memory" in text.lower()
+    )
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:

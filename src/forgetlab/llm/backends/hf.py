@@ -206,6 +206,8 @@ class HFBackend(Backend):
             info["gguf_sha256"] = read_marker(cached).get("gguf_sha256", "")
             info["converted_cache"] = str(cached)
             load_from, revision = str(cached), revision or "sha256:" + info["gguf_sha256"][:16]
+        elif source.startswith(("/", "./", "../", "~")) and not path.exists():
+            raise ForgetlabError(f"model directory not found: {path}")
         elif path.is_dir():
             if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
                 path = path / "model"  # a `forgetlab finetune` output directory
@@ -365,6 +367,8 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
 
 
 def _load_pretrained(source: str, dtype: torch.dtype, revision: str | None) -> tuple[Any, Any]:
+    from safetensors import SafetensorError
+
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError:
@@ -377,6 +381,6 @@ def _load_pretrained(source: str, dtype: torch.dtype, revision: str | None) -> t
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise ForgetlabError(f"cannot load model {source!r}: {_one_line(exc)}") from None
     return model, tokenizer
