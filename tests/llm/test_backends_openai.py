@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +22,16 @@ KEY = "sk-test-SECRET-0123456789"
 
 class FakeServer:
     """Serves /v1/chat/completions (upper-cases the last message) and /v1/completions
-    (reverses the prompt). ``fail_first`` requests get ``fail_status`` first; ``fail_status``
-    alone with ``fail_first=None`` fails forever."""
+    (reverses the prompt); ``answer(path, text)``, when set, replies to both instead. ``fail_first``
+    requests get ``fail_status`` first; ``fail_status`` alone with ``fail_first=None`` fails
+    forever."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_first: int | None = 0
         self.fail_status = 503
         self.retry_after: str | None = None
+        self.answer: Callable[[str, str], str] | None = None
         self.lock = threading.Lock()
         server = self
 
@@ -48,12 +51,15 @@ class FakeServer:
                     payload = {"error": {"message": f"overloaded (key {KEY})"}}
                     self._send(server.fail_status, payload, server.retry_after)
                 elif self.path == "/v1/chat/completions":
-                    text = body["messages"][-1]["content"].upper()
+                    last = body["messages"][-1]["content"]
+                    text = server.answer(self.path, last) if server.answer else last.upper()
                     self._send(
                         200, {"choices": [{"message": {"role": "assistant", "content": text}}]}
                     )
                 elif self.path == "/v1/completions":
-                    self._send(200, {"choices": [{"text": body["prompt"][::-1]}]})
+                    prompt = body["prompt"]
+                    text = server.answer(self.path, prompt) if server.answer else prompt[::-1]
+                    self._send(200, {"choices": [{"text": text}]})
                 else:
                     self._send(404, {"error": {"message": "no such route"}})
 
@@ -211,3 +217,52 @@ def test_openai_spec_errors():
         load_backend("openai:m", tensor_parallel_size=2)
     with pytest.raises(ForgetlabError, match="decided by the server"):
         load_backend("openai:m", dtype="bfloat16")
+
+
+def test_icl_vs_if_cli_on_a_completions_and_a_chat_endpoint(
+    env: FakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """The real command, both models over HTTP: base = text endpoint answering the pattern on
+    the first prompt of each task, tuned = chat endpoint always following the instruction."""
+    from forgetlab.cli import main
+    from forgetlab.llm.evaluate import build_items
+    from forgetlab.results import read_json
+
+    items = {it.model_input: it for it in build_items(["en"], [], 2)[0]}
+    assert len(items) == 8  # 4 tasks x 2 prompts, all distinct
+    assert not any(it.if_answer.startswith(it.icl_answer) for it in items.values())
+
+    def answer(path: str, text: str) -> str:
+        it = items[text]  # a KeyError (HTTP 500) unless the prompt arrived unchanged
+        if path == "/v1/completions":
+            return it.icl_answer + "\n" if it.index == 0 else " no idea"
+        return it.if_answer
+
+    env.answer = answer
+    out = tmp_path / "run"
+    args = ["llm", "icl-vs-if", "--base", "openai-completions:base-m", "--tuned", "openai:chat-m"]
+    args += ["--languages", "en", "--limit", "2", "--batch-size", "3", "--quiet", "--out", str(out)]
+    main(args)
+    paths = [r["path"] for r in env.requests]
+    assert paths.count("/v1/completions") == 8 and paths.count("/v1/chat/completions") == 8
+    chats = [r["body"] for r in env.requests if r["path"] == "/v1/chat/completions"]
+    # each raw prompt went to the chat model as one user message, greedy, 10 tokens
+    assert sorted(c["messages"][0]["content"] for c in chats) == sorted(items)
+    assert all(len(c["messages"]) == 1 and c["messages"][0]["role"] == "user" for c in chats)
+    assert all(c["model"] == "chat-m" and c["max_tokens"] == 10 for c in chats)
+    assert all(c["temperature"] == 0.0 for c in chats)
+    res = read_json(out / "results.json")
+    assert res["complete"] and res["samples_done"] == 16
+    en = res["languages"]["en"]
+    assert en["base"]["icl_hits"] == 4 and en["base"]["icl_accuracy"] == 0.5
+    assert en["base"]["if_hits"] == 0
+    assert en["tuned"]["icl_hits"] == 0 and en["tuned"]["if_rate"] == 1.0
+    assert en["drop"] == 0.5 and en["if_increase"] == 1.0
+    assert res["models"]["base"]["backend"] == "openai-completions"
+    assert (
+        res["models"]["tuned"]["backend"] == "openai" and res["models"]["tuned"]["name"] == "chat-m"
+    )
+    assert "drop_ci95" in en
+    text = capsys.readouterr().out
+    assert "the tuned model is a chat model" in text and "the base model is a chat" not in text
+    assert KEY not in (out / "results.json").read_text()

@@ -646,15 +646,18 @@ def run_cli(
 
     def lazy(spec: str) -> LazyBackend:
         def load() -> Backend:
-            from forgetlab.llm.backends import load_backend
+            from forgetlab.llm.backends import load_backend, parse_spec
 
+            # Local models get no chat template (raw prompts); an API server owns its template,
+            # and a chat model receives each raw prompt as one user message (docs/backends.md).
+            local = not parse_spec(spec)[0].startswith("openai")
             return load_backend(
                 spec,
                 dtype=dtype,
                 device=device,
                 batch_size=batch_size,
                 add_bos=add_bos,
-                chat_template=False,
+                chat_template=not local,
             )
 
         return LazyBackend(key={"spec": spec, "dtype": dtype, "add_bos": add_bos}, load=load)
@@ -676,6 +679,12 @@ def run_cli(
     pair = results["pair"]
     if pair.get("matched") is not True:
         click.echo(f"note: {pair['note']}")
+    for role in ROLES:
+        if results["models"].get(role, {}).get("backend") == "openai":
+            click.echo(
+                f"note: the {role} model is a chat model: each prompt was sent as one user "
+                "message, so its scores are not those of raw-text continuation"
+            )
     click.echo(
         f"wrote {Path(out) / RESULTS_FILE}, {REPORT_FILE}, {CHART_FILE}; samples in {SAMPLES_FILE}"
     )
