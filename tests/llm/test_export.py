@@ -101,44 +101,103 @@ def _function_tag(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 _Loader.add_constructor("!function", _function_tag)
 
 
+def _load_utils(folder: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        f"icl_utils_{abs(hash(folder))}", folder / "utils.py"
+    )
+    assert spec is not None and spec.loader is not None
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    return utils
+
+
 def test_lm_eval_export(tmp_path: Path) -> None:
     out = tmp_path / "tasks"
     res = export_lm_eval(out, ["en", "fr"], ["rot13"], limit=5)
-    assert res["tasks"] == ["icl_vs_if_en", "icl_vs_if_fr", "icl_vs_if_rot13"]
+    tasks = ["capslock-math", "repeat-math", "capslock-startblank", "repeat-startblank"]
+    conds = ["en", "fr", "rot13"]
+    assert res["groups"] == ["icl_vs_if_en", "icl_vs_if_fr", "icl_vs_if_rot13"]
+    assert res["tasks"] == [f"icl_vs_if_{c}_{t.replace('-', '_')}" for c in conds for t in tasks]
     assert res["rows"] == 3 * 4 * 5
-    group = yaml.load((out / "icl_vs_if.yaml").read_text(), Loader=_Loader)
-    assert group["group"] == "icl_vs_if" and group["task"] == res["tasks"]
-    for name, cond in zip(res["tasks"], ["en", "fr", "rot13"], strict=True):
-        cfg = yaml.load((out / f"{name}.yaml").read_text(), Loader=_Loader)
-        assert cfg["task"] == name and cfg["output_type"] == "generate_until"
-        assert cfg["dataset_path"] == "json" and cfg["test_split"] == "test"
-        assert cfg["doc_to_text"] == "{{prompt}}" and cfg["doc_to_target"] == "{{icl_answer}}"
-        assert cfg["generation_kwargs"]["max_gen_toks"] == 10
-        assert cfg["generation_kwargs"]["do_sample"] is False
-        assert cfg["generation_kwargs"]["until"] == ["\n\n"]
-        assert cfg["process_results"] == "!function utils.process_results"
-        assert {m["metric"] for m in cfg["metric_list"]} == {"icl_acc", "if_rate"}
-        data = Path(cfg["dataset_kwargs"]["data_files"]["test"])
-        assert data.is_absolute() and data.parent == (out / "data").resolve()
-        rows = _read_jsonl(data)
+    top = yaml.load((out / "icl_vs_if.yaml").read_text(), Loader=_Loader)
+    assert top["group"] == "icl_vs_if" and top["task"] == res["groups"]
+    for group, cond in zip(res["groups"], conds, strict=True):
+        g = yaml.load((out / f"{group}.yaml").read_text(), Loader=_Loader)
+        assert g["group_alias"] == cond and g["task"] == [
+            n for n in res["tasks"] if n.startswith(group + "_")
+        ]
+        # a language's number is the unweighted mean over its tasks, as in forgetlab
+        assert all(m["weight_by_size"] is False for m in g["aggregate_metric_list"])
+        assert g["metadata"]["generator_fingerprint"] == b.REFERENCE_SHA256
+    utils = _load_utils(out)
+    for cond in conds:
         if cond == "rot13":
             prompts = b.generate_transformed_prompts("rot13", n=5)
         else:
             prompts = b.generate_prompts([cond], n=5)
-        assert rows == [p.to_row() for p in prompts]
-    assert "add_bos_token=False" in (out / "README.md").read_text()
+        for task in tasks:
+            name = task_name(f"{cond}_{task}")
+            cfg = yaml.load((out / f"{name}.yaml").read_text(), Loader=_Loader)
+            assert cfg["task"] == name and cfg["task_alias"] == task
+            assert cfg["output_type"] == "generate_until" and cfg["test_split"] == "test"
+            assert cfg["doc_to_text"] == "{{prompt}}" and cfg["doc_to_target"] == "{{icl_answer}}"
+            gen = cfg["generation_kwargs"]
+            assert (
+                gen["max_gen_toks"] == 10 and gen["do_sample"] is False and gen["until"] == ["\n\n"]
+            )
+            assert cfg["process_results"] == "!function utils.process_results"
+            assert cfg["custom_dataset"] == "!function utils.load_data"
+            assert {m["metric"] for m in cfg["metric_list"]} == {"icl_acc", "if_rate"}
+            meta = cfg["metadata"]
+            assert (meta["condition"], meta["task"]) == (cond, task)
+            assert meta["generator_fingerprint"] == b.REFERENCE_SHA256
+            kw = cfg["dataset_kwargs"]
+            assert kw["data_file"] == f"data/{name}.jsonl"  # relative to the task folder
+            expected = [p.to_row() for p in prompts if f"{p.icl_task}-{p.if_task}" == task]
+            assert len(expected) == 5
+            assert _read_jsonl(out / kw["data_file"]) == expected
+            assert kw["rows_sha256_expected"] == b.rows_fingerprint(
+                [p for p in prompts if f"{p.icl_task}-{p.if_task}" == task]
+            )
+            # lm-eval calls custom_dataset(**metadata, **dataset_kwargs)
+            ds = utils.load_data(**meta, **kw)
+            assert ds["test"].to_list() == expected
+    readme = (out / "README.md").read_text()
+    assert "add_bos_token=False" in readme and "add_bos_token=True" in readme and "Gemma" in readme
     # exporting fewer conditions removes the old task files (lm-eval would load them)
-    export_lm_eval(out, ["en"], limit=1)
-    assert sorted(p.name for p in out.glob("icl_vs_if_*.yaml")) == ["icl_vs_if_en.yaml"]
-    assert [p.name for p in (out / "data").iterdir()] == ["icl_vs_if_en.jsonl"]
+    export_lm_eval(out, ["en"], tasks=["repeat-math"], limit=1)
+    assert sorted(p.name for p in out.glob("icl_vs_if*.yaml")) == [
+        "icl_vs_if.yaml", "icl_vs_if_en.yaml", "icl_vs_if_en_repeat_math.yaml"
+    ]  # fmt: skip
+    assert [p.name for p in (out / "data").iterdir()] == ["icl_vs_if_en_repeat_math.jsonl"]
+
+
+def test_lm_eval_folder_moves_and_checks_its_data(tmp_path: Path) -> None:
+    export_lm_eval(tmp_path / "a", ["en"], tasks=["capslock-math"], limit=3)
+    moved = tmp_path / "elsewhere" / "b"
+    moved.parent.mkdir()
+    (tmp_path / "a").rename(moved)
+    cfg = yaml.load((moved / "icl_vs_if_en_capslock_math.yaml").read_text(), Loader=_Loader)
+    utils = _load_utils(moved)
+    kw = cfg["dataset_kwargs"]
+    assert len(utils.load_data(**kw)["test"]) == 3
+    data = moved / kw["data_file"]
+    data.write_text(data.read_text().replace("WHAT", "WHO"), encoding="utf-8")
+    with pytest.raises(ValueError, match="does not match the fingerprint"):
+        utils.load_data(**kw)
+
+
+def test_lm_eval_full_export_carries_the_reference_fingerprint(tmp_path: Path) -> None:
+    from forgetlab.llm.lm_eval_export import rows_sha256
+
+    export_lm_eval(tmp_path)
+    rows = [r for f in sorted((tmp_path / "data").glob("*.jsonl")) for r in _read_jsonl(f)]
+    assert len(rows) == 2800 and rows_sha256(rows) == b.REFERENCE_SHA256
 
 
 def test_lm_eval_utils_matches_score_output(tmp_path: Path) -> None:
     export_lm_eval(tmp_path, ["en"], limit=1)
-    spec = importlib.util.spec_from_file_location("icl_utils", tmp_path / "utils.py")
-    assert spec is not None and spec.loader is not None
-    utils = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(utils)
+    utils = _load_utils(tmp_path)
     docs = [
         {"icl_answer": " WHAT", "if_answer": " 23"},
         {"icl_answer": " ____", "if_answer": " Trash"},
