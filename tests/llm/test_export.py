@@ -223,3 +223,116 @@ def test_lm_eval_utils_matches_score_output(tmp_path: Path) -> None:
 def test_task_names_are_lm_eval_safe() -> None:
     assert task_name("apertium:eng-spa") == "icl_vs_if_apertium_eng_spa"
     assert task_name("leetspeak@payload") == "icl_vs_if_leetspeak_payload"
+
+
+def _fake_lm_eval_run(
+    out: Path, tasks_dir: Path, names: list[str], fn: Any, *, samples: bool = True
+) -> Path:
+    """Files shaped like lm-eval 0.4's ``--output_path`` (results + ``--log_samples``), with
+    outputs ``fn(prompt)`` cut at the task's stop string and scored by the exported utils.py."""
+    utils = _load_utils(tasks_dir)
+    stamp = "2026-01-01T00-00-00.000001"
+    res: dict[str, Any] = {"results": {}, "configs": {}, "n-samples": {}}
+    res["config"] = {"model": "hf", "model_args": "pretrained=fake", "batch_size": 1}
+    res["results"]["icl_vs_if"] = {"alias": "icl_vs_if", "icl_acc,none": -1.0}  # a group: ignored
+    out.mkdir(parents=True)
+    for name in names:
+        cfg = yaml.load((tasks_dir / f"{name}.yaml").read_text(), Loader=_Loader)
+        docs = utils.load_data(**cfg["dataset_kwargs"])["test"].to_list()
+        lines, scores = [], []
+        for i, doc in enumerate(docs):
+            output = fn(doc["prompt"]).split("\n\n")[0]
+            metrics = utils.process_results(doc, [output])
+            scores.append(metrics)
+            lines.append({"doc_id": i, "doc": doc, "filtered_resps": [output], **metrics})
+        if samples:
+            body = "".join(json.dumps(x) + "\n" for x in lines)
+            (out / f"samples_{name}_{stamp}.jsonl").write_text(body, encoding="utf-8")
+        n = len(scores)
+        res["results"][name] = {
+            "alias": cfg["task_alias"],
+            "icl_acc,none": sum(s["icl_acc"] for s in scores) / n,
+            "if_rate,none": sum(s["if_rate"] for s in scores) / n,
+        }
+        res["configs"][name] = {k: cfg[k] for k in ("task", "dataset_kwargs", "metadata")}
+        res["n-samples"][name] = {"original": n, "effective": n}
+    path = out / f"results_{stamp}.json"
+    path.write_text(json.dumps(res), encoding="utf-8")
+    return path
+
+
+def test_lm_eval_drop_table_equals_icl_vs_if_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same outputs through lm-eval's files and through icl-vs-if: same table, same interval."""
+    from fakes import FakeBackend, english_instruction_follower, upper_query
+
+    from forgetlab.llm.evaluate import evaluate_icl_vs_if
+    from forgetlab.llm.lm_eval_drop import drop_table
+
+    exp = export_lm_eval(tmp_path / "tasks", ["en", "fr"], limit=6)
+    files = {
+        role: _fake_lm_eval_run(tmp_path / role, tmp_path / "tasks", exp["tasks"], fn)
+        for role, fn in (("base", upper_query), ("tuned", english_instruction_follower))
+    }
+    ours = evaluate_icl_vs_if(
+        {"base": FakeBackend(upper_query), "tuned": FakeBackend(english_instruction_follower)},
+        out=tmp_path / "run",
+        languages=["en", "fr"],
+        limit=6,
+        report=False,
+        show_progress=False,
+    )
+    table = drop_table(files["base"], files["tuned"].parent)  # a folder works too
+    assert table["per_sample"] is True and table["conditions"] == ["en", "fr"]
+    assert ours["languages"]["en"]["drop"] > 0.2  # the fakes do forget in English
+    for key in ("languages", "overall", "claim", "drop_interval"):
+        assert table[key] == ours[key], key
+    main(
+        [
+            "llm",
+            "lm-eval-drop",
+            str(files["base"]),
+            str(files["tuned"]),
+            "--out",
+            str(tmp_path / "d.json"),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert "| English |" in text and "paired 95% interval" in text
+    assert json.loads((tmp_path / "d.json").read_text())["languages"] == ours["languages"]
+
+    # without --log_samples: the same means and drops, no interval
+    bare = {
+        role: _fake_lm_eval_run(
+            tmp_path / f"{role}-bare", tmp_path / "tasks", exp["tasks"], fn, samples=False
+        )
+        for role, fn in (("base", upper_query), ("tuned", english_instruction_follower))
+    }
+    means = drop_table(bare["base"], bare["tuned"])
+    assert means["per_sample"] is False and means["overall"]["drop_ci95"] is None
+    for cond in ("en", "fr"):
+        row, ref = means["languages"][cond], ours["languages"][cond]
+        assert row["drop"] == pytest.approx(ref["drop"]) and row["drop_ci95"] is None
+        assert row["base"]["icl_accuracy"] == pytest.approx(ref["base"]["icl_accuracy"])
+        assert row["tuned"]["if_rate"] == pytest.approx(ref["tuned"]["if_rate"])
+
+
+def test_lm_eval_drop_refuses_runs_on_different_prompts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakes import upper_query
+
+    a = export_lm_eval(tmp_path / "a", ["en"], tasks=["repeat-math"], limit=3)
+    b_ = export_lm_eval(tmp_path / "b", ["en"], tasks=["repeat-math"], limit=4)
+    base = _fake_lm_eval_run(tmp_path / "ra", tmp_path / "a", a["tasks"], upper_query)
+    tuned = _fake_lm_eval_run(tmp_path / "rb", tmp_path / "b", b_["tasks"], upper_query)
+    with pytest.raises(SystemExit) as exc:
+        main(["llm", "lm-eval-drop", str(base), str(tuned)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "different exports of the prompts" in err and "\n" not in err
+    (tmp_path / "junk.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["llm", "lm-eval-drop", str(tmp_path / "junk.json"), str(tuned)])
+    assert "is not an lm-eval results file" in capsys.readouterr().err

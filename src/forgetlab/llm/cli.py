@@ -370,7 +370,34 @@ def export_lm_eval_cmd(
     if limit is not None and limit < 1:
         raise click.UsageError(f"--limit must be >= 1 (got {limit})")
     res = export_lm_eval(out, _csv(languages) or None, _csv(transforms), _csv(tasks) or None, limit)
-    click.echo(f"wrote {len(res['tasks'])} lm-eval tasks ({res['rows']} prompts) to {res['dir']}")
+    n_tasks, n_groups = len(res["tasks"]), len(res["groups"])
     click.echo(
-        f"run: lm_eval --model hf --model_args pretrained=MODEL --include_path {res['dir']} --tasks icl_vs_if"
+        f"wrote {n_tasks} lm-eval tasks in {n_groups} groups ({res['rows']} prompts) to {res['dir']}"
     )
+    click.echo(
+        f"run: lm_eval --model hf --model_args pretrained=MODEL,add_bos_token=False "
+        f"--include_path {res['dir']} --tasks icl_vs_if --log_samples --output_path OUT "
+        "(add_bos_token=True for Gemma models; see README.md there)"
+    )
+
+
+@llm.command("lm-eval-drop")
+@click.argument("base", type=click.Path(exists=True))
+@click.argument("tuned", type=click.Path(exists=True))
+@click.option(
+    "--out", default=None, type=click.Path(dir_okay=False), help="Also write the table as JSON."
+)
+def lm_eval_drop_cmd(base: str, tuned: str, out: str | None) -> None:
+    """Drop table (base - tuned ICL accuracy) from two lm-eval runs of the export-lm-eval tasks.
+
+    BASE and TUNED are lm-eval results_*.json files (or their folders). Runs made with
+    --log_samples get the paired 95% interval of icl-vs-if's results.json.
+    """
+    from forgetlab.llm.lm_eval_drop import describe, drop_table
+    from forgetlab.results import write_json
+
+    results = drop_table(base, tuned)
+    click.echo(describe(results))
+    if out:
+        write_json(out, results)
+        click.echo(f"wrote {out}")
