@@ -9,7 +9,7 @@ libgomp reads ``OMP_WAIT_POLICY`` only when it loads:
   before forgetlab gets;
 * ``1-thread`` — libgomp's default with one intra-op thread (``OMP_NUM_THREADS=1``).
 
-    python benchmarks/bench_contention.py            # all four, ~10 min on 2 cores
+    python benchmarks/bench_contention.py            # all four, ~8 min on 2 cores
     python benchmarks/bench_contention.py --only synthetic-step,bayes
 
 Prints one table row per (workload, policy) with the quiet and contended seconds and the
@@ -29,16 +29,16 @@ HERE = Path(__file__).parent
 WORKLOADS: dict[str, list[str]] = {
     "synthetic-step": [
         "bench_model_step.py", "--layers", "4", "--width", "64", "--heads", "2", "--d", "5",
-        "--points", "16", "--block", "20", "--blocks", "5", "--contended",
+        "--points", "16", "--block", "20", "--blocks", "3", "--contended",
     ],
     "bayes": [
-        "bench_bayes.py", "--threads", "2", "--repeats", "5", "--loop-repeats", "1",
-        "--big-batch", "4096", "--contended",
+        "bench_bayes.py", "--threads", "2", "--repeats", "3", "--loop-repeats", "1",
+        "--big-batch", "2048", "--contended",
     ],
     "generation": [
-        "bench_generation.py", "--n", "16", "--repeats", "3", "--skip-hf-batched", "--contended",
+        "bench_generation.py", "--n", "8", "--repeats", "2", "--skip-hf-batched", "--contended",
     ],
-    "sft-step": ["bench_sft_step.py", "--blocks", "3", "--contended"],
+    "sft-step": ["bench_sft_step.py", "--blocks", "2", "--contended"],
 }  # fmt: skip
 LINE = re.compile(
     r"^(?P<label>.+?): quiet (?P<q>[\d.]+) s, contended (?P<c>[\d.]+) s, slowdown_contended=(?P<r>[\d.]+)x"

@@ -66,8 +66,12 @@ def test_unknown_preset_lists_known_ones() -> None:
 
 
 def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
-    with pytest.raises(ForgetlabError, match="cannot read config file"):
+    with pytest.raises(ForgetlabError, match="missing config file"):
         read_yaml(tmp_path / "missing.yaml")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ForgetlabError, match=r"latin1\.yaml is not UTF-8 text \(byte 0xe9"):
+        read_yaml(latin1)
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: [unclosed\n")
     with pytest.raises(ForgetlabError, match="not valid YAML"):

@@ -147,3 +147,14 @@ def test_two_cli_runs_on_one_out_do_not_both_write(tmp_path: Path) -> None:
     assert second.stderr.count("\n") == 1 and f"PID {first.pid}" in second.stderr
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 400
+
+
+def test_a_foreign_non_empty_directory_is_not_claimed(tmp_path: Path) -> None:
+    out = tmp_path / "papers"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ForgetlabError, match="not empty and holds no run of this kind"):
+        _claim(out, {"a": 1})
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # no lock file left either
+    _claim(out, {"a": 1}, overwrite=True).close()
+    assert (next(out.glob("replaced-*")) / "notes.txt").read_text() == "mine"

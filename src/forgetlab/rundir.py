@@ -86,6 +86,7 @@ class RunDir:
         self.resumed = False
         self._lock_fd: int | None = None
         self._created_dir = False
+        self._created_lock = False
         self._wrote_claim = False
 
     # -- context manager -----------------------------------------------------------------
@@ -113,11 +114,12 @@ class RunDir:
         try:
             self._check_or_write_config()
         except BaseException:
+            if self._created_lock:
+                with contextlib.suppress(OSError):
+                    (self.path / LOCK_NAME).unlink()
+            self.release()
             if self._created_dir:
-                self.release()
                 shutil.rmtree(self.path, ignore_errors=True)
-            else:
-                self.release()
             raise
         return self.path
 
@@ -137,7 +139,13 @@ class RunDir:
                     f"{self.what} {self.path} holds a run with a different configuration "
                     f"({diff}); choose another {self.what} or pass --overwrite"
                 )
-        elif self.overwrite and self._has_progress():
+        elif self._has_progress():
+            if not self.overwrite:
+                raise ForgetlabError(
+                    f"{self.what} {self.path} is not empty and holds no run of this kind; "
+                    f"choose a new or empty {self.what}, or pass --overwrite to move its "
+                    "contents aside"
+                )
             self._move_aside({})
         write_json(cfg_file, {"config": self.config, "config_hash": config_hash(self.config)})
         self._wrote_claim = True
@@ -180,6 +188,7 @@ class RunDir:
     # -- lock ----------------------------------------------------------------------------
     def _lock(self) -> None:
         lock_path = self.path / LOCK_NAME
+        self._created_lock = not lock_path.exists()
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:

@@ -93,7 +93,7 @@ def test_noiseless_task_uses_a_sigma_floor(tmp_path: Path) -> None:
         (["--set", "task.n_points=0"], "task.n_points"),
         (["--n-prompts", "0"], "eval.n_prompts"),
         (["--preset", "nope"], "unknown preset"),
-        (["--config", "/nonexistent/cfg.yaml"], "cannot read config file"),
+        (["--config", "/nonexistent/cfg.yaml"], "missing config file"),
         (["--config", "BAD_YAML"], "not valid YAML"),
     ],
 )
