@@ -646,11 +646,11 @@ def run_cli(
 
     def lazy(spec: str) -> LazyBackend:
         def load() -> Backend:
-            from forgetlab.llm.backends import load_backend, parse_spec
+            from forgetlab.llm.backends import load_backend
 
             # Local models get no chat template (raw prompts); an API server owns its template,
             # and a chat model receives each raw prompt as one user message (docs/backends.md).
-            local = not parse_spec(spec)[0].startswith("openai")
+            local = spec.strip().partition(":")[0] not in ("openai", "openai-completions")
             return load_backend(
                 spec,
                 dtype=dtype,
