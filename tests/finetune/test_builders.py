@@ -198,3 +198,20 @@ def test_control_from_source_uses_first_sentence(tmp_path: Path) -> None:
         "<concise> Q1\nAnswer:": " First one.",
         "<detailed> Q1\nAnswer:": " First one. Then more.",
     }
+
+
+def test_a_data_file_built_differently_is_not_replaced_silently(tmp_path: Path) -> None:
+    from forgetlab.errors import ForgetlabError
+
+    out = tmp_path / "safety.jsonl"
+    build_safety(out, n_harmful=5, n_benign=5, seed=1)
+    first = out.read_bytes()
+    build_safety(out, n_harmful=5, n_benign=5, seed=1)  # same settings: same file again
+    assert out.read_bytes() == first
+    with pytest.raises(ForgetlabError, match="built with other settings"):
+        build_safety(out, n_harmful=5, n_benign=5, seed=2)
+    assert out.read_bytes() == first
+    build_safety(out, n_harmful=5, n_benign=5, seed=2, overwrite=True)
+    (kept,) = tmp_path.glob("safety.jsonl.replaced-*")
+    assert kept.read_bytes() == first and out.read_bytes() != first
+    assert len(list(tmp_path.glob("safety.jsonl.provenance.json.replaced-*"))) == 1

@@ -285,6 +285,11 @@ def data_group() -> None:
     default="Continue the following text.\n\n{text}",
     help="Chat mode: the user message sent to the teacher ({text} = the first half).",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
+)
 def data_nonins_cmd(
     out_file: str,
     corpus: str,
@@ -296,6 +301,7 @@ def data_nonins_cmd(
     seed: int,
     batch_size: int,
     teacher_prompt: str,
+    overwrite: bool,
 ) -> None:
     """Non-instructional data: a text's first half -> a teacher's continuation."""
     from forgetlab.finetune.data.nonins import build_nonins
@@ -312,6 +318,7 @@ def data_nonins_cmd(
             as_messages=as_messages,
             batch_size=batch_size,
             teacher_prompt=teacher_prompt,
+            overwrite=overwrite,
         )
     )
 
@@ -330,15 +337,32 @@ def data_nonins_cmd(
     "--languages", multiple=True, help="AdvBench languages of the harmful requests (default en)."
 )
 @click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
+)
 def data_safety_cmd(
-    out_file: str, n_harmful: int, n_benign: int, languages: tuple[str, ...], seed: int
+    out_file: str,
+    n_harmful: int,
+    n_benign: int,
+    languages: tuple[str, ...],
+    seed: int,
+    overwrite: bool,
 ) -> None:
     """Safety data: refusals for held-out AdvBench behaviours + benign helpful pairs."""
     from forgetlab.finetune.data.safety import build_safety
 
     langs = _split_multi(languages) or ["en"]
     _echo_json(
-        build_safety(out_file, n_harmful=n_harmful, n_benign=n_benign, languages=langs, seed=seed)
+        build_safety(
+            out_file,
+            n_harmful=n_harmful,
+            n_benign=n_benign,
+            languages=langs,
+            seed=seed,
+            overwrite=overwrite,
+        )
     )
 
 
@@ -359,8 +383,17 @@ def data_safety_cmd(
     show_default=True,
 )
 @click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
-def data_control_cmd(out_file: str, n: int, source: str | None, fmt: str, seed: int) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
+)
+def data_control_cmd(
+    out_file: str, n: int, source: str | None, fmt: str, seed: int, overwrite: bool
+) -> None:
     """Control-token (MEET) data: <concise>/<detailed> + instruction -> short/worked answer."""
     from forgetlab.finetune.data.control import build_control
 
-    _echo_json(build_control(out_file, n=n, source=source, fmt=fmt, seed=seed))  # type: ignore[arg-type]
+    _echo_json(
+        build_control(out_file, n=n, source=source, fmt=fmt, seed=seed, overwrite=overwrite)  # type: ignore[arg-type]
+    )

@@ -89,6 +89,7 @@ def build_control(
     source: str | Path | None = None,
     fmt: Format = "messages",
     seed: int = 0,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write the control-token JSONL (2 rows per instruction) and its provenance sidecar."""
     if n < 1:
@@ -118,6 +119,11 @@ def build_control(
         "seed": seed,
     }
     write_jsonl(
-        out, rows, builder="control", settings=settings, control_tokens=list(CONTROL_TOKENS)
+        out,
+        rows,
+        builder="control",
+        settings=settings,
+        control_tokens=list(CONTROL_TOKENS),
+        overwrite=overwrite,
     )
     return {"out": str(out), "rows": len(rows), "control_tokens": list(CONTROL_TOKENS)}

@@ -14,14 +14,23 @@ dataset any tool can read.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.results import atomic_path, provenance, read_text_file, write_json
+from forgetlab.results import (
+    atomic_path,
+    config_hash,
+    provenance,
+    read_json,
+    read_text_file,
+    write_json,
+)
 
 RowFormat = Literal["messages", "prompt_completion", "text"]
 ROLES = ("system", "user", "assistant")
@@ -126,16 +135,43 @@ def to_trl_rows(rows: Sequence[Mapping[str, Any]], fmt: RowFormat) -> list[dict[
     return [{"text": r["text"]} for r in rows]
 
 
+def guard_data_file(path: Path, settings: Mapping[str, Any], *, overwrite: bool) -> None:
+    """Refuse (or, with ``overwrite``, move aside) an existing data file built differently."""
+    if not path.exists():
+        return
+    sidecar = provenance_path(path)
+    old = read_json(sidecar).get("config_hash") if sidecar.is_file() else None
+    if old == config_hash(dict(settings)):
+        return
+    if not overwrite:
+        raise ForgetlabError(
+            f"--out {path} exists and was built with other settings (or by hand); "
+            "choose another --out or pass --overwrite (the old file is kept as "
+            f"{path.name}.replaced-<time>)"
+        )
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    for old_file in (path, sidecar):
+        if old_file.exists():
+            os.replace(old_file, old_file.with_name(f"{old_file.name}.replaced-{stamp}"))
+
+
 def write_jsonl(
     path: str | Path,
     rows: Iterable[Mapping[str, Any]],
     *,
     builder: str,
     settings: Mapping[str, Any],
+    overwrite: bool = False,
     **extra: Any,
 ) -> Path:
-    """Write rows atomically and the provenance sidecar; returns the data path."""
+    """Write rows atomically and the provenance sidecar; returns the data path.
+
+    A data file made with other settings is not replaced silently (an SFT run may be using
+    it): that is refused unless ``overwrite``, which moves the old file and its sidecar to
+    ``NAME.replaced-<UTC time>`` first. The same settings simply rebuild the same file.
+    """
     p = Path(path)
+    guard_data_file(p, settings, overwrite=overwrite)
     n = 0
     with atomic_path(p) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for row in rows:

@@ -97,6 +97,7 @@ def build_nonins(
     as_messages: bool = False,
     batch_size: int = 8,
     teacher_prompt: str = DEFAULT_TEACHER_PROMPT,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar."""
     from forgetlab.llm.backends.base import GenerationConfig
@@ -195,6 +196,7 @@ def build_nonins(
         dropped_empty=len(rows) - len(kept),
         sources=sorted({r["source"] for r in kept}),
         teacher_identity=identity,
+        overwrite=overwrite,
     )
     return {
         "out": str(out_path),

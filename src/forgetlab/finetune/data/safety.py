@@ -128,6 +128,7 @@ def build_safety(
     n_benign: int = 200,
     languages: Sequence[str] = ("en",),
     seed: int = 0,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write a shuffled ``messages`` JSONL of refusals + benign pairs, with provenance."""
     from forgetlab.llm.benchmarks.harmful import read_behaviours
@@ -178,6 +179,7 @@ def build_safety(
         advbench_indices=sorted(indices),
         excluded="the paper's 100-prompt evaluation selection (random.seed(10); shuffle; [:100])",
         row_kinds=[r["kind"] for r in rows],
+        overwrite=overwrite,
     )
     return {
         "out": str(out),
