@@ -336,3 +336,9 @@ def test_lm_eval_drop_refuses_runs_on_different_prompts(
     with pytest.raises(SystemExit):
         main(["llm", "lm-eval-drop", str(tmp_path / "junk.json"), str(tuned)])
     assert "is not an lm-eval results file" in capsys.readouterr().err
+    (samples,) = base.parent.glob("samples_*.jsonl")
+    samples.write_text(samples.read_text()[:-20], encoding="utf-8")  # a torn last line
+    with pytest.raises(SystemExit):
+        main(["llm", "lm-eval-drop", str(base), str(base)])
+    err = capsys.readouterr().err.strip()
+    assert "unreadable lm-eval samples" in err and "\n" not in err

@@ -108,6 +108,8 @@ def read_run(path: str | Path) -> LmEvalRun:
         if "generator_fingerprint" not in meta or "task" not in meta or name not in results:
             continue  # a group, or a task that forgetlab did not export
         score = results[name]
+        if "icl_acc,none" not in score or "if_rate,none" not in score:
+            raise ForgetlabError(f"{file}: task {name} has no icl_acc/if_rate scores")
         sub = Subtask(
             name=name,
             condition=str(meta["condition"]),
@@ -119,7 +121,10 @@ def read_run(path: str | Path) -> LmEvalRun:
         )
         samples = file.parent / f"samples_{name}_{stamp}.jsonl"
         if samples.is_file():
-            sub.samples = _read_samples(samples, sub)
+            try:
+                sub.samples = _read_samples(samples, sub)
+            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+                raise ForgetlabError(f"{samples}: unreadable lm-eval samples ({exc!r})") from None
         run.subtasks[name] = sub
     if not run.subtasks:
         raise ForgetlabError(f"{file} holds no task exported by forgetlab llm export-lm-eval")
