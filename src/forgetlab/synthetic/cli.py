@@ -132,7 +132,7 @@ def reproduce_cmd(
 
         r = run_seeds(
             cfg, out, seeds, jobs=jobs, device=device, show_progress=not quiet,
-            log=lambda s: click.echo(s, err=True),
+            overwrite=overwrite, log=lambda s: click.echo(s, err=True),
         )  # fmt: skip
         click.echo(f"{len(r['seeds'])} seeds aggregated in {out}/metrics.json and {out}/report.md")
         return

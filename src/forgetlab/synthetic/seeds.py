@@ -158,6 +158,7 @@ def run_seeds(
     jobs: int | None = None,
     device: str | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Seeds ``cfg.seed .. cfg.seed + n_seeds - 1`` into ``out/seed_<s>/``, then aggregate.
@@ -172,7 +173,7 @@ def run_seeds(
     if jobs is not None and jobs < 1:
         raise ForgetlabError(f"--jobs must be >= 1 (got {jobs})")
     identity = {"config": cfg.model_dump(mode="json"), "seeds": n_seeds}
-    with RunDir(out, identity, name="reproduce_seeds_config.json") as run:
+    with RunDir(out, identity, name="reproduce_seeds_config.json", overwrite=overwrite) as run:
         return _run_claimed(cfg, run.path, n_seeds, identity, jobs, device, show_progress, log)
 
 
