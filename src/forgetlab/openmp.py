@@ -4,11 +4,11 @@ Why: PyTorch's CPU kernels run on GNU OpenMP. Between parallel regions libgomp's
 threads spin for a while before they sleep. On a laptop that is never idle, one of the
 two threads of a small op is often descheduled; its sibling then burns its core spinning
 at the barrier while the descheduled one waits for a turn, and every small op pays for a
-scheduler time slice. Measured on a 2-core machine beside one busy process: the synthetic
-training step became 3-4x slower with libgomp's default policy and stayed within ~1.3x
-of its quiet speed with ``OMP_WAIT_POLICY=PASSIVE`` (BENCHMARKS.md, "Speed under
-contention"). The wait policy does not change how work is split, so results are
-bit-identical either way.
+scheduler time slice. Measured on a 2-core VM beside one busy process: the CPU workloads
+became 3.4-5x slower with libgomp's default policy and 0.9-2.0x with
+``OMP_WAIT_POLICY=PASSIVE`` (BENCHMARKS.md, "Speed under contention"); the price is up to
+~1.7x on a quiet VM for the smallest ops. The wait policy does not change how work is
+split, so results are bit-identical either way.
 
 libgomp reads the variable once, when it is loaded, i.e. on ``import torch``; forgetlab's
 package ``__init__`` calls :func:`prefer_passive_waiting` first, so every ``forgetlab``
