@@ -1,8 +1,8 @@
 """Training curves where ML users already look: TensorBoard and Weights & Biases.
 
-``--report-to tensorboard,wandb`` opens a :func:`reporting` session around a training
+``--report-to tensorboard,wandb`` opens a :func:`reporting` context around a training
 command; inside it, :func:`log_scalars` sends numbers (loss, learning rate, forgetting
-evaluations) to every open sink, and does nothing when no session is open, so the training
+evaluations) to every open sink, and does nothing when no context is open, so the training
 loops call it unconditionally. TensorBoard event files go to ``<run dir>/tensorboard``.
 """
 
@@ -111,12 +111,12 @@ def reporting(
 
 
 def hf_report_to() -> list[str] | str:
-    """``report_to`` for a Hugging Face/TRL trainer inside the session (``"none"`` outside)."""
+    """``report_to`` for a Hugging Face/TRL trainer inside the context (``"none"`` outside)."""
     return ["wandb"] if any(isinstance(s, _Wandb) for s in _sinks) else "none"
 
 
 def hf_callbacks() -> list[Any]:
-    """HF's TensorBoardCallback writing into the session's TensorBoard directory, if open.
+    """HF's TensorBoardCallback writing into the open context's TensorBoard directory, if open.
 
     Passed explicitly (rather than ``report_to="tensorboard"``) so the events land in
     ``<run dir>/tensorboard`` beside the forgetting scalars, not under the checkpoints.
@@ -189,7 +189,7 @@ def log_synthetic_eval(run_dir: str | Path) -> None:
 def report_to_option(command: Any) -> Any:
     """Add ``--report-to`` to a click command whose run directory is its ``out`` argument.
 
-    The command runs inside a :func:`reporting` session; a ``reproduce`` run then logs its
+    The command runs inside a :func:`reporting` context; a ``reproduce`` run then logs its
     forgetting evaluation (``eval/*``) too.
     """
     import functools

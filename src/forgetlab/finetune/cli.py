@@ -15,7 +15,7 @@ def finetune() -> None:
     """finetune lab commands."""
 
 
-# ---------------------------------------------------------------- sft / meet (owner: finetune helper)
+# ---------------------------------------------------------------- sft / meet
 
 
 def _split_multi(values: tuple[str, ...]) -> list[str]:

@@ -11,7 +11,7 @@ def llm() -> None:
 
 
 # ---------------------------------------------------------------- harmful-request evaluation
-# (owner: harmful helper; heavy imports stay inside the commands)
+# (heavy imports stay inside the commands)
 
 
 def _split_multi(values: tuple[str, ...]) -> list[str]:
@@ -289,7 +289,7 @@ def icl_vs_if_cmd(
     )
 
 
-# --- prompt exports: export-prompts / export-lm-eval (owner: benchmarks/registry.py) ---------
+# --- prompt exports: export-prompts / export-lm-eval (benchmarks/registry.py) ----------------
 
 
 def _csv(value: str | None) -> list[str]:
