@@ -218,7 +218,7 @@ def label_agreement(run_dir: str, name_a: str, name_b: str, out_json: str | None
         write_json(out_json, {"a": name_a, "b": name_b, **res})
 
 
-# --- icl-vs-if: paired base vs tuned evaluation (owner: evaluate.py) -------------------------
+# --- icl-vs-if: paired base vs tuned evaluation (evaluate.py) -------------------------------
 
 
 @llm.command("icl-vs-if")
