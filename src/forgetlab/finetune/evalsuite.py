@@ -22,12 +22,12 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import EvalSettings
+from forgetlab.llm.benchmarks.harmful import LANGUAGES as HARMFUL_LANGUAGES
+from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
 
 SuiteRunner = Callable[[Any, Path], dict[str, dict[str, float]]]
 
 SUITES = {"icl-vs-if": 10, "harmful": 10}
-ICL_LANGUAGES = ("en", "fr", "es", "nl", "hu", "ls", "pl")
-HARMFUL_LANGUAGES = ("en", "ja", "hu", "sw", "ml")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
 from forgetlab.llm.paired_interval import add_drop_intervals
 from forgetlab.llm.runner import generate_cached
 from forgetlab.results import JsonlCache, provenance, read_json, write_json
@@ -32,7 +33,7 @@ from forgetlab.rundir import RunDir
 if TYPE_CHECKING:
     from forgetlab.llm.transforms.base import Transform
 
-PAPER_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "nl", "hu", "ls", "pl")
+PAPER_LANGUAGES: tuple[str, ...] = ICL_LANGUAGES  # the benchmark module is their one home
 PAPER_GENERATION = GenerationConfig(max_new_tokens=10, temperature=0.0)
 ROLES: tuple[str, str] = ("base", "tuned")
 BENCHMARK = "icl_vs_if"
