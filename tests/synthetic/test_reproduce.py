@@ -138,10 +138,14 @@ def test_reproduce_smoke_end_to_end_and_resume(
         "fig_forgetting_vs_distance.png",
         "fig_implied_weight.png",
         "fig_recovery.png",
+        "fig_lambda_vs_g.png",
+        "fig_lambda_shift_by_g.png",
+        "fig_yscale_per_k.png",
     ):
         assert (out / fname).stat().st_size > 0
     assert (out / "fig_recovery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "recovered fraction" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "recovered fraction" in report and "Fig. 5 analogue" in report
     stages = json.loads((out / "stages.json").read_text())
     assert {"pretrain", "finetune"} <= set(stages)
 
