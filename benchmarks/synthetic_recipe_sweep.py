@@ -1,6 +1,7 @@
 """Recipe sweep for the default synthetic preset: which CPU recipe makes the model infer sharply.
 
-Each candidate is the ``cpu`` preset plus ``key=value`` overrides. It is pretrained,
+Each candidate is the ``cpu`` preset *as it stands when the candidate runs* plus
+``key=value`` overrides (so a queue written for one preset must be rewritten when it changes). It is pretrained,
 fine-tuned (the preset's fine-tuning recipe) and scored on the *select* evaluation stream
 (never the report stream), and one JSON line per candidate is appended to
 ``OUT/sweep.jsonl``. Candidates come from ``OUT/queue.jsonl`` (``{"name", "set"}`` per line,
