@@ -5,7 +5,7 @@ threads spin for a while before they sleep. On a laptop that is never idle, one 
 two threads of a small op is often descheduled; its sibling then burns its core spinning
 at the barrier while the descheduled one waits for a turn, and every small op pays for a
 scheduler time slice. Measured on a 2-core VM beside one busy process: the CPU workloads
-became 3.4-5x slower with libgomp's default policy and 0.9-2.0x with
+became 3.4-4.9x slower with libgomp's default policy and 0.8-2.4x with
 ``OMP_WAIT_POLICY=PASSIVE`` (BENCHMARKS.md, "Speed under contention"); the price is up to
 ~1.7x on a quiet VM for the smallest ops. The wait policy does not change how work is
 split, so results are bit-identical either way.
