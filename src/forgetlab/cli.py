@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from forgetlab import __version__
-from forgetlab.errors import ForgetlabError, one_line
+from forgetlab.errors import ForgetlabError, is_out_of_memory, one_line
 
 LAB_GROUPS = {
     "synthetic": (
@@ -140,11 +140,7 @@ def describe_unexpected(exc: BaseException) -> tuple[str, int]:
     what to change); anything else is a bug in forgetlab (exit 1, the traceback on request).
     """
     text = one_line(exc)
-    if (
-        isinstance(exc, MemoryError)
-        or "out of memory" in text.lower()
-        or ("can't allocate memory" in text)
-    ):
+    if is_out_of_memory(exc):
         return (
             "out of memory: the run does not fit in this machine's memory; reduce the batch "
             "size, the model or the prompt size",

@@ -34,3 +34,14 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     if end > limit // 2:
         return cut[: end + 1]
     return cut[: cut.rfind(" ")] + " …"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Python's MemoryError, torch's (CUDA) OutOfMemoryError or the CPU allocator's RuntimeError."""
+    text = str(exc)
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or "can't allocate memory" in text
+        or "out of memory" in text.lower()
+    )

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from forgetlab.errors import ForgetlabError
+from forgetlab.errors import ForgetlabError, is_out_of_memory
 from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.data.io import file_sha256, read_sft_jsonl, to_trl_rows
 from forgetlab.finetune.models import load_model_and_tokenizer, resolve_model_source
@@ -160,16 +160,6 @@ def train_with_resume(trainer: Any, out: Path) -> Any:
             "train.max_length or train.gradient_checkpointing=true (add --overwrite to continue "
             "in the same --out from its last checkpoint)"
         ) from None
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, Python's MemoryError or the CPU allocator's RuntimeError."""
-    import torch
-
-    text = str(exc)
-    return isinstance(exc, torch.OutOfMemoryError | MemoryError) or (
-        "can't allocate memory" in text or "out of memory" in text.lower()
-    )
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:

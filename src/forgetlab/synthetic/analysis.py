@@ -107,12 +107,7 @@ def implied_weight(f: torch.Tensor, r: torch.Tensor, m: torch.Tensor) -> torch.T
     mixture-Bayes "model" it equals the ``(m − r)²``-weighted mean of ``g``.
     """
     f, r, m = (t.to(torch.float64) for t in (f, r, m))
-    diff = m - r
-    denom = (diff**2).sum(dim=0)
-    num = ((f - r) * diff).sum(dim=0)
-    return torch.where(
-        denom > 0, num / denom.clamp_min(1e-300), torch.full_like(denom, float("nan"))
-    )
+    return _projection(f, r, m, dim=0)
 
 
 def implied_weight_per_prompt(
@@ -135,9 +130,14 @@ def prompt_implied_weight(
     Pooling over positions keeps the ratio stable where one position has ``m ≈ r``.
     """
     f, r, m = (t.to(torch.float64)[:, k_start:] for t in (f, r, m))
+    return _projection(f, r, m, dim=1)
+
+
+def _projection(f: torch.Tensor, r: torch.Tensor, m: torch.Tensor, *, dim: int) -> torch.Tensor:
+    """⟨f − r, m − r⟩ / ‖m − r‖² pooled along ``dim``; NaN where ``m == r`` throughout."""
     diff = m - r
-    denom = (diff**2).sum(dim=1)
-    num = ((f - r) * diff).sum(dim=1)
+    denom = (diff**2).sum(dim=dim)
+    num = ((f - r) * diff).sum(dim=dim)
     return torch.where(
         denom > 0, num / denom.clamp_min(1e-300), torch.full_like(denom, float("nan"))
     )
