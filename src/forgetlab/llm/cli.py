@@ -24,7 +24,10 @@ def _split_multi(values: tuple[str, ...]) -> list[str]:
     "--model", required=True, help="Backend spec of the model, e.g. packaged:smollm2-135m-instruct."
 )
 @click.option(
-    "--benchmark", type=click.Choice(["harmful", "multijail"]), default="harmful", show_default=True
+    "--benchmark",
+    type=click.Choice(["harmful", "multijail", "benign"]),
+    default="harmful",
+    show_default=True,
 )
 @click.option(
     "--languages",

@@ -35,7 +35,7 @@ from forgetlab.results import (
 )
 from forgetlab.rundir import RunDir
 
-BENCHMARKS = ("harmful", "multijail")
+BENCHMARKS = ("harmful", "multijail", "benign")
 GENERATIONS = "generations.jsonl"
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -103,6 +103,10 @@ def benchmark_rows(
         from forgetlab.llm.benchmarks.multijail import multijail_prompts
 
         return multijail_prompts(languages, limit=limit)
+    if benchmark == "benign":
+        from forgetlab.llm.benchmarks.benign import benign_prompts
+
+        return benign_prompts(languages, limit=limit)
     raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
 
 
@@ -115,6 +119,10 @@ def default_languages(benchmark: str) -> list[str]:
         from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ
 
         return list(MJ)
+    if benchmark == "benign":
+        from forgetlab.llm.benchmarks.benign import LANGUAGES as BENIGN
+
+        return list(BENIGN)
     raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
 
 
@@ -177,6 +185,7 @@ def _item(row: Mapping[str, Any], cond: Condition, prompt: str) -> dict[str, Any
         "index": row["index"],
         "prompt": prompt,
         "prompt_en": row["prompt_en"],
+        **({"category": row["category"]} if "category" in row else {}),
     }
 
 
@@ -434,7 +443,7 @@ def check_request(
         raise ForgetlabError(f"--limit must be >= 1 (got {limit})")
     if all_prompts and benchmark != "harmful":
         raise ForgetlabError(
-            "--all applies to the harmful benchmark only (multijail uses all 315 prompts by default)"
+            f"--all applies to the harmful benchmark only ({benchmark} always uses all its prompts)"
         )
     tmap = _resolve_transforms(transforms)
     langs = list(languages) if languages else default_languages(benchmark)

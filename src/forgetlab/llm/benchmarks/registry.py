@@ -56,15 +56,23 @@ def _multijail(languages: Sequence[str] | None = None, **opts: Any) -> list[dict
     return export_multijail(languages, **opts)
 
 
+def _benign(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
+    from forgetlab.llm.benchmarks.benign import export_benign
+
+    return export_benign(languages, **opts)
+
+
 BENCHMARK_EXPORTERS: dict[str, Exporter] = {
     "icl-vs-if": _icl_vs_if,
     "harmful": _harmful,
     "multijail": _multijail,
+    "benign": _benign,
 }
 EXPORTER_OPTIONS: dict[str, frozenset[str]] = {
     "icl-vs-if": frozenset({"tasks", "limit", "transforms"}),
     "harmful": frozenset({"limit", "all_prompts"}),
     "multijail": frozenset({"limit"}),
+    "benign": frozenset({"limit"}),
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from forgetlab.errors import ForgetlabError
 from forgetlab.results import read_json
 
-HARMFUL_BENCHMARKS = ("harmful", "multijail")
+HARMFUL_BENCHMARKS = ("harmful", "multijail", "benign")
 
 
 @dataclass
