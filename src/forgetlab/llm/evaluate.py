@@ -16,7 +16,7 @@ the current code builds (changed transform, edited data) is refused rather than 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -24,11 +24,22 @@ from typing import TYPE_CHECKING, Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.benchmarks.base import (
+    BackendLike,
+    Benchmark,
+    Finish,
+    GenerationFailed,
+    LazyBackend,
+    RunState,
+    check_roles,
+    identity_dict,
+    model_key,
+    paired_row,
+)
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
+from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.paired_interval import add_drop_intervals
-from forgetlab.llm.runner import generate_cached
-from forgetlab.results import JsonlCache, provenance, read_json, write_json
-from forgetlab.rundir import RunDir
+from forgetlab.results import provenance
 
 if TYPE_CHECKING:
     from forgetlab.llm.transforms.base import Transform
@@ -45,25 +56,7 @@ MODELS_FILE = "models.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "icl_vs_if.png"
 
-
-class GenerationFailed(ForgetlabError):
-    """A backend failed mid-run (outage, OOM...). Finished samples are kept; rerun resumes."""
-
-    exit_code = 1
-
-
-@dataclass(frozen=True)
-class LazyBackend:
-    """A backend loaded only if some sample still needs it (a finished resume loads nothing).
-
-    ``key`` identifies the model in the run config (e.g. ``{"spec": ..., "dtype": ...}``).
-    """
-
-    key: Mapping[str, Any]
-    load: Callable[[], Backend]
-
-
-BackendLike = Backend | LazyBackend
+__all__ = ["GenerationFailed", "IclVsIf", "LazyBackend", "evaluate_icl_vs_if", "identity_dict"]
 
 
 @dataclass(frozen=True)
@@ -345,21 +338,91 @@ def pair_note(base: Mapping[str, Any] | None, tuned: Mapping[str, Any] | None) -
     }
 
 
-# --- the pipeline ------------------------------------------------------------------------------
+# --- the benchmark on the generic loop ----------------------------------------------------------
 
 
-def _model_key(b: BackendLike) -> dict[str, Any]:
-    if isinstance(b, LazyBackend):
-        return dict(b.key)
-    ident = b.identity
-    return {
-        "backend": ident.backend,
-        "name": ident.name,
-        "source": ident.source,
-        "revision": ident.revision,
-        "dtype": ident.dtype,
-        "add_bos": ident.add_bos,
-    }
+def _row_fields(item: EvalItem, role: str) -> dict[str, Any]:
+    fields = asdict(item)
+    return paired_row(role, fields.pop("id"), fields)
+
+
+class IclVsIf(Benchmark):
+    """ICL vs IF on :func:`forgetlab.llm.benchmarks.loop.run_benchmark`: prompts per condition,
+    prefix-match scoring in each prompt's own space, paired drops per condition."""
+
+    name = "icl-vs-if"
+    roles = ROLES
+    generations_file = SAMPLES_FILE
+    results_file = RESULTS_FILE
+    models_file = MODELS_FILE
+
+    def __init__(
+        self,
+        languages: Sequence[str] = PAPER_LANGUAGES,
+        transforms: Sequence[str] = (),
+        limit: int | None = None,
+        *,
+        batch_size: int = 16,
+    ) -> None:
+        self.items, self.transforms = build_items(languages, transforms, limit)
+        self.selection: dict[str, Any] = {
+            "languages": list(dict.fromkeys(languages)),
+            "transforms": list(dict.fromkeys(transforms)),
+            "limit": limit,
+            "batch_size": batch_size,
+        }
+        self._requests = {role: [_row_fields(it, role) for it in self.items] for role in ROLES}
+        self.cond_of: dict[str, list[str]] = {}  # model_input -> transformed conditions
+        for it in self.items:
+            if it.condition in self.transforms:
+                self.cond_of.setdefault(it.model_input, []).append(it.condition)
+
+    def requests(self, role: str) -> list[dict[str, Any]]:
+        return self._requests[role]
+
+    def run_config(
+        self, backends: Mapping[str, BackendLike], generation: GenerationConfig
+    ) -> dict[str, Any]:
+        return run_config(backends, generation)
+
+    def prepare(self, backend: Backend, role: str) -> tuple[Backend, Finish]:
+        memo = _InverseMemo(backend, self.transforms, self.cond_of)
+        return memo, partial(_finish, memo=memo)
+
+    def summarise(self, state: RunState) -> dict[str, Any]:
+        conditions = list(dict.fromkeys(it.condition for it in self.items))
+        per_role, rows_by_role = {}, {}
+        for role in ROLES:
+            rows = [
+                state.cache.rows[k] for r in self._requests[role] if (k := r["id"]) in state.cache
+            ]
+            per_role[role] = summarise_rows(rows, conditions)
+            rows_by_role[role] = rows
+        done, expected = self.done(state.cache), self.expected()
+        results: dict[str, Any] = {
+            "benchmark": BENCHMARK,
+            "complete": done == expected,
+            "samples_done": done,
+            "samples_expected": expected,
+            "models": dict(state.identities),
+            "pair": pair_note(state.identities.get("base"), state.identities.get("tuned")),
+            "generation": dict(state.config["generation"]),
+            "scoring": SCORING,
+            "selection": dict(self.selection),
+            "conditions": conditions,
+            "transforms": {cond: tr.describe() for cond, tr in self.transforms.items()},
+            **compare(per_role["base"], per_role["tuned"], conditions),
+            "provenance": provenance(state.config, selection=self.selection),
+        }
+        add_drop_intervals(results, rows_by_role)
+        return results
+
+    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:
+        from forgetlab.report.html import write_run_report
+        from forgetlab.report.llm_report import write_report
+
+        write_report(results, out_dir / REPORT_FILE, out_dir / CHART_FILE)
+        write_run_report(out_dir)
 
 
 def run_config(backends: Mapping[str, BackendLike], generation: GenerationConfig) -> dict[str, Any]:
@@ -367,31 +430,9 @@ def run_config(backends: Mapping[str, BackendLike], generation: GenerationConfig
     return {
         "benchmark": BENCHMARK,
         "version": BENCHMARK_VERSION,
-        "models": {role: _model_key(backends[role]) for role in ROLES},
+        "models": {role: model_key(backends[role]) for role in ROLES},
         "generation": generation.as_dict(),
     }
-
-
-def _row_fields(item: EvalItem, role: str) -> dict[str, Any]:
-    fields = asdict(item)
-    sample = fields.pop("id")
-    return {"id": f"{role}|{sample}", "model": role, "sample": sample, **fields}
-
-
-@dataclass
-class _Run:
-    """Everything one invocation knows about its run directory."""
-
-    out_dir: Path
-    cache: JsonlCache
-    items: list[EvalItem]
-    transforms: dict[str, Transform]
-    config: dict[str, Any]
-    selection: dict[str, Any]
-    identities: dict[str, Any]
-
-    def done(self) -> int:
-        return sum(f"{role}|{it.id}" in self.cache for role in ROLES for it in self.items)
 
 
 def evaluate_icl_vs_if(
@@ -414,93 +455,20 @@ def evaluate_icl_vs_if(
     ``results.json``, ``report.md`` and ``icl_vs_if.png``. A backend failure keeps every
     finished sample, writes a partial ``results.json`` and raises :class:`GenerationFailed`.
     """
-    missing = [r for r in ROLES if r not in backends]
-    if missing:
-        raise ForgetlabError(f"missing model(s): {', '.join(missing)} (need base and tuned)")
+    check_roles(backends, ROLES)
     if batch_size < 1:
         raise ForgetlabError(f"--batch-size must be >= 1 (got {batch_size})")
-    items, used = build_items(languages, transforms, limit)
-    config = run_config(backends, generation)
-    with RunDir(out, config, overwrite=overwrite) as claim:
-        out_dir = claim.path
-        cache = JsonlCache(out_dir / SAMPLES_FILE)
-        _check_cache_matches(cache, items)
-        models_path = out_dir / MODELS_FILE
-        run = _Run(
-            out_dir=out_dir,
-            cache=cache,
-            items=items,
-            transforms=used,
-            config=config,
-            selection={
-                "languages": list(dict.fromkeys(languages)),
-                "transforms": list(dict.fromkeys(transforms)),
-                "limit": limit,
-                "batch_size": batch_size,
-            },
-            identities=read_json(models_path) if models_path.exists() else {},
-        )
-        cond_of: dict[str, list[str]] = {}
-        for it in items:
-            if it.condition in used:
-                cond_of.setdefault(it.model_input, []).append(it.condition)
-        try:
-            for role in ROLES:
-                rows = [_row_fields(it, role) for it in items]
-                if all(r["id"] in cache for r in rows):
-                    continue
-                spec = backends[role]
-                backend = spec.load() if isinstance(spec, LazyBackend) else spec
-                try:
-                    run.identities[role] = identity_dict(backend)
-                    write_json(models_path, run.identities)
-                    memo = _InverseMemo(backend, used, cond_of)
-                    generate_cached(
-                        memo,
-                        rows,
-                        cache=cache,
-                        mode="complete",
-                        config=generation,
-                        batch_size=batch_size,
-                        input_field="model_input",
-                        finish=partial(_finish, memo=memo),
-                        desc=f"{role} ({run.identities[role].get('name', role)})",
-                        show_progress=show_progress,
-                    )
-                finally:
-                    if isinstance(spec, LazyBackend):
-                        backend.close()
-        except ForgetlabError:
-            if len(cache):  # with nothing generated (e.g. unknown model) the claim is withdrawn
-                _write_results(run, report=False)
-            raise
-        except Exception as exc:
-            _write_results(run, report=False, error=f"{type(exc).__name__}: {exc}")
-            raise GenerationFailed(
-                f"generation failed after {run.done()}/{2 * len(items)} samples ({type(exc).__name__}: {exc}); "
-                f"finished samples are saved in {out_dir / SAMPLES_FILE}; rerun the same command to resume"
-            ) from exc
-        except BaseException:  # KeyboardInterrupt: keep a partial summary too
-            _write_results(run, report=False, error="interrupted")
-            raise
-        return _write_results(run, report=report)
-
-
-def identity_dict(backend: Backend) -> dict[str, Any]:
-    """``backend.identity`` plus, for Hugging Face models, the config facts the matched-pair
-    check needs (model type, architectures, vocabulary size)."""
-    ident = backend.identity.as_dict()
-    cfg = getattr(getattr(backend, "model", None), "config", None)
-    if cfg is not None:
-        extra = ident.setdefault("extra", {})
-        for key, value in (
-            ("model_type", getattr(cfg, "model_type", None)),
-            ("architecture", ",".join(getattr(cfg, "architectures", None) or []) or None),
-            ("vocab_size", getattr(cfg, "vocab_size", None)),
-        ):
-            if value is not None and not isinstance(value, bool):
-                extra.setdefault(key, value if isinstance(value, int) else str(value))
-    return ident
+    bench = IclVsIf(languages, transforms, limit, batch_size=batch_size)
+    return run_benchmark(
+        bench,
+        backends,
+        out=out,
+        generation=generation,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        report=report,
+        show_progress=show_progress,
+    )
 
 
 def _finish(item: Mapping[str, Any], output: str, memo: _InverseMemo) -> dict[str, Any]:
@@ -515,53 +483,6 @@ def _finish(item: Mapping[str, Any], output: str, memo: _InverseMemo) -> dict[st
         "icl_hit": bool(icl_hit),
         "if_hit": bool(if_hit),
     }
-
-
-def _check_cache_matches(cache: JsonlCache, items: Sequence[EvalItem]) -> None:
-    for it in items:
-        for role in ROLES:
-            row = cache.rows.get(f"{role}|{it.id}")
-            if row is not None and row.get("model_input") != it.model_input:
-                raise ForgetlabError(
-                    f"cached sample {role}|{it.id} was generated from a different prompt "
-                    "(transform or data changed); choose another --out or pass --overwrite"
-                )
-
-
-def _write_results(run: _Run, *, report: bool, error: str | None = None) -> dict[str, Any]:
-    conditions = list(dict.fromkeys(it.condition for it in run.items))
-    per_role, rows_by_role = {}, {}
-    for role in ROLES:
-        rows = [run.cache.rows[k] for it in run.items if (k := f"{role}|{it.id}") in run.cache]
-        per_role[role] = summarise_rows(rows, conditions)
-        rows_by_role[role] = rows
-    done, expected = run.done(), 2 * len(run.items)
-    results: dict[str, Any] = {
-        "benchmark": BENCHMARK,
-        "complete": done == expected,
-        "samples_done": done,
-        "samples_expected": expected,
-        "models": dict(run.identities),
-        "pair": pair_note(run.identities.get("base"), run.identities.get("tuned")),
-        "generation": dict(run.config["generation"]),
-        "scoring": SCORING,
-        "selection": dict(run.selection),
-        "conditions": conditions,
-        "transforms": {cond: tr.describe() for cond, tr in run.transforms.items()},
-        **compare(per_role["base"], per_role["tuned"], conditions),
-        "provenance": provenance(run.config, selection=run.selection),
-    }
-    add_drop_intervals(results, rows_by_role)
-    if error is not None:
-        results["error"] = error
-    write_json(run.out_dir / RESULTS_FILE, results)
-    if report and results["complete"]:
-        from forgetlab.report.html import write_run_report
-        from forgetlab.report.llm_report import write_report
-
-        write_report(results, run.out_dir / REPORT_FILE, run.out_dir / CHART_FILE)
-        write_run_report(run.out_dir)
-    return results
 
 
 SCORING = (

@@ -1,0 +1,173 @@
+"""The one shape every LLM benchmark has (docs/architecture.md#the-benchmark-interface).
+
+A benchmark turns its items into **generation requests** (one per model role and item, each
+with a unique id), says how one raw output is **scored**, optionally runs a batch stage over
+a role's generations (a judge), and **summarises** the scored rows into ``results.json`` and
+a **report**. Everything else — claiming the run directory, the resumable per-sample cache,
+lazy model loading, batching, provenance, partial results after a failure, ``--overwrite``
+— is the generic loop in :mod:`forgetlab.llm.benchmarks.loop`, the same for every benchmark.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from forgetlab.errors import ForgetlabError
+from forgetlab.llm.backends.base import Backend, GenerationConfig
+from forgetlab.results import JsonlCache
+
+Row = dict[str, Any]
+Finish = Callable[[Mapping[str, Any], str], Row]
+
+
+class GenerationFailed(ForgetlabError):
+    """A backend failed mid-run (outage, OOM...). Finished samples are kept; rerun resumes."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class LazyBackend:
+    """A backend loaded only if some sample still needs it (a finished resume loads nothing).
+
+    ``key`` identifies the model in the run config (e.g. ``{"spec": ..., "dtype": ...}``).
+    """
+
+    key: Mapping[str, Any]
+    load: Callable[[], Backend]
+
+
+BackendLike = Backend | LazyBackend
+
+
+def identity_dict(backend: Backend) -> dict[str, Any]:
+    """``backend.identity`` plus, for Hugging Face models, the config facts the matched-pair
+    check needs (model type, architectures, vocabulary size)."""
+    ident = backend.identity.as_dict()
+    cfg = getattr(getattr(backend, "model", None), "config", None)
+    if cfg is not None:
+        extra = ident.setdefault("extra", {})
+        for key, value in (
+            ("model_type", getattr(cfg, "model_type", None)),
+            ("architecture", ",".join(getattr(cfg, "architectures", None) or []) or None),
+            ("vocab_size", getattr(cfg, "vocab_size", None)),
+        ):
+            if value is not None and not isinstance(value, bool):
+                extra.setdefault(key, value if isinstance(value, int) else str(value))
+    return ident
+
+
+def model_key(b: BackendLike) -> dict[str, Any]:
+    """What identifies a model in a run configuration, without loading it."""
+    if isinstance(b, LazyBackend):
+        return dict(b.key)
+    ident = b.identity
+    return {
+        "backend": ident.backend,
+        "name": ident.name,
+        "source": ident.source,
+        "revision": ident.revision,
+        "dtype": ident.dtype,
+        "add_bos": ident.add_bos,
+    }
+
+
+@dataclass
+class RunState:
+    """What the loop knows about one run directory while it runs; handed to every hook."""
+
+    out_dir: Path
+    cache: JsonlCache  # the generation cache (``Benchmark.generations_file``)
+    config: dict[str, Any]
+    identities: dict[str, Any] = field(default_factory=dict)  # role -> identity dict
+    rows: dict[str, list[Row]] = field(default_factory=dict)  # role -> scored rows (finished)
+    error: str | None = None  # set when the run stopped early
+
+
+class Benchmark(ABC):
+    """One benchmark on the generic loop: items → requests → scoring → summary → report.
+
+    Subclasses are small: they know their prompts, their scoring rule and their results
+    layout; the loop knows everything about files, caching and failures.
+    """
+
+    name: ClassVar[str]
+    roles: tuple[str, ...] = ("base", "tuned")
+    mode: Literal["complete", "chat"] = "complete"
+    input_field: str = "model_input"
+    generations_file: str = "samples.jsonl"
+    results_file: str = "results.json"
+    models_file: str | None = "models.json"  # identities of loaded models, kept across resumes
+
+    # -- what to generate -----------------------------------------------------------------
+    @abstractmethod
+    def requests(self, role: str) -> list[Row]:
+        """The generation requests of one model: rows with a unique ``id`` and the input."""
+
+    @abstractmethod
+    def run_config(
+        self, backends: Mapping[str, BackendLike], generation: GenerationConfig
+    ) -> dict[str, Any]:
+        """What must match for a run directory to be resumed."""
+
+    def stale(self, old_config: Mapping[str, Any]) -> list[str] | None:
+        """Files ``--overwrite`` moves aside when the configuration changed (``None``: all)."""
+        return None
+
+    def check_cache(self, cache: JsonlCache) -> None:
+        """Refuse a cache whose rows were built from other inputs (default: trust the ids)."""
+        for role in self.roles:
+            for req in self.requests(role):
+                row = cache.rows.get(str(req["id"]))
+                if row is not None and row.get(self.input_field) != req[self.input_field]:
+                    raise ForgetlabError(
+                        f"cached sample {req['id']} was generated from a different prompt "
+                        "(data or transform changed); choose another --out or pass --overwrite"
+                    )
+
+    # -- scoring --------------------------------------------------------------------------
+    def prepare(self, backend: Backend, role: str) -> tuple[Backend, Finish | None]:
+        """The backend to generate with and how one output becomes a stored row
+        (``None``: the request plus ``output``)."""
+        return backend, None
+
+    def score(self, role: str, rows: list[Row], state: RunState) -> list[Row]:
+        """A batch stage over one role's generated rows (e.g. a judge); default: none."""
+        return rows
+
+    def identity(self, backend: Backend) -> dict[str, Any]:
+        """How a loaded model is described in the results."""
+        return identity_dict(backend)
+
+    def open(self, state: RunState) -> None:  # noqa: B027  (optional hook)
+        """Called once the run directory is claimed (open extra caches here)."""
+
+    # -- summary and report ---------------------------------------------------------------
+    @abstractmethod
+    def summarise(self, state: RunState) -> dict[str, Any]:
+        """The ``results.json`` content from the finished rows (partial runs included)."""
+
+    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:  # noqa: B027
+        """Human-readable files beside ``results.json`` (only for complete runs)."""
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    def expected(self) -> int:
+        return sum(len(self.requests(role)) for role in self.roles)
+
+    def done(self, cache: JsonlCache) -> int:
+        return sum(str(r["id"]) in cache for role in self.roles for r in self.requests(role))
+
+
+def paired_row(role: str, sample: str, fields: Mapping[str, Any]) -> Row:
+    """The request row of a paired benchmark: ``role|sample`` id, the same sample for both."""
+    return {"id": f"{role}|{sample}", "model": role, "sample": sample, **fields}
+
+
+def check_roles(backends: Mapping[str, Any], roles: Sequence[str]) -> None:
+    missing = [r for r in roles if r not in backends]
+    if missing:
+        raise ForgetlabError(f"missing model(s): {', '.join(missing)} (need {' and '.join(roles)})")
