@@ -63,8 +63,8 @@ def test_export_prompts_subsets_and_transforms(tmp_path: Path) -> None:
 
 def test_registry_knows_other_benchmarks() -> None:
     assert set(BENCHMARK_EXPORTERS) >= {"icl-vs-if", "harmful", "multijail"}
-    with pytest.raises(ForgetlabError, match="unknown benchmark 'xnli'"):
-        export_rows("xnli")
+    with pytest.raises(ForgetlabError, match="unknown benchmark 'nli'"):
+        export_rows("nli")
     with pytest.raises(ForgetlabError, match="does not take option"):
         export_rows("icl-vs-if", all_prompts=True)
 

@@ -292,6 +292,77 @@ def icl_vs_if_cmd(
     )
 
 
+# --- xnli: paired base vs tuned natural-language inference (benchmarks/xnli.py) -------------
+
+
+@llm.command("xnli")
+@click.option("--model", required=True, help="Base model spec, e.g. hf:meta-llama/Llama-2-7b-hf.")
+@click.option(
+    "--compare", required=True, help="Tuned model spec, e.g. hf:codellama/CodeLlama-7b-hf."
+)
+@click.option(
+    "--languages", default="en,fr,es,de", show_default=True, help="Comma-separated languages."
+)
+@click.option(
+    "--data",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Local JSONL or TSV file (premise, hypothesis, label[, language]) instead of the "
+    "Hugging Face hub id xnli (docs/xnli.md#data).",
+)
+@click.option("--limit", type=int, default=None, help="First N pairs per language; default all.")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--dtype", default=None, help="Model dtype (backend default if unset).")
+@click.option("--device", default=None, help="Device (backend default if unset).")
+@click.option(
+    "--bos/--no-bos",
+    default=None,
+    help="Prepend a BOS token. Default: the backend's (none, except models that need one).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a run directory holding a different configuration."
+)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+def xnli_cmd(
+    model: str,
+    compare: str,
+    languages: str,
+    data: str | None,
+    limit: int | None,
+    batch_size: int,
+    dtype: str | None,
+    device: str | None,
+    bos: bool | None,
+    overwrite: bool,
+    quiet: bool,
+    out: str,
+) -> None:
+    """XNLI accuracy, base (--model) vs tuned (--compare), with paired drops (docs/xnli.md)."""
+    from forgetlab.llm.benchmarks.xnli import RESULTS_FILE, run_from_flags
+    from forgetlab.report.xnli_report import render_table
+
+    results = run_from_flags(
+        model=model,
+        compare=compare,
+        languages=_csv(languages),
+        data=data,
+        limit=limit,
+        batch_size=batch_size,
+        dtype=dtype,
+        device=device,
+        add_bos=bos,
+        overwrite=overwrite,
+        quiet=quiet,
+        out=out,
+    )
+    click.echo(render_table(results))
+    pair = results["pair"]
+    if pair.get("matched") is not True:
+        click.echo(f"note: {pair['note']}")
+    click.echo(f"wrote {out}/{RESULTS_FILE}, report.md; samples in samples.jsonl")
+
+
 # --- prompt exports: export-prompts / export-lm-eval (benchmarks/registry.py) ----------------
 
 
@@ -320,6 +391,12 @@ def _csv(value: str | None) -> list[str]:
     is_flag=True,
     help="harmful only: all 520 behaviours, not the paper's 100.",
 )
+@click.option(
+    "--data",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="xnli only: local JSONL/TSV file instead of the hub (docs/xnli.md#data).",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .jsonl file.")
 def export_prompts_cmd(
     benchmark: str,
@@ -328,9 +405,11 @@ def export_prompts_cmd(
     tasks: str | None,
     limit: int | None,
     all_prompts: bool,
+    data: str | None,
     out: str,
 ) -> None:
-    """Write a benchmark's prompts as JSONL, one row per prompt (icl-vs-if, harmful, multijail)."""
+    """Write a benchmark's prompts as JSONL, one row per prompt (icl-vs-if, harmful, multijail,
+    benign, xnli)."""
     import json
 
     from forgetlab.llm.benchmarks.registry import export_rows
@@ -345,6 +424,7 @@ def export_prompts_cmd(
         limit=limit,
         transforms=_csv(transforms) or None,
         all_prompts=all_prompts,
+        data=data,
     )
     write_text_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     click.echo(f"wrote {len(rows)} {benchmark} prompts to {out}")

@@ -33,7 +33,9 @@ from forgetlab.llm.benchmarks.base import (
     RunState,
     check_roles,
     identity_dict,
+    lazy_backend,
     model_key,
+    pair_note,
     paired_row,
 )
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
@@ -56,7 +58,14 @@ MODELS_FILE = "models.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "icl_vs_if.png"
 
-__all__ = ["GenerationFailed", "IclVsIf", "LazyBackend", "evaluate_icl_vs_if", "identity_dict"]
+__all__ = [
+    "GenerationFailed",
+    "IclVsIf",
+    "LazyBackend",
+    "evaluate_icl_vs_if",
+    "identity_dict",
+    "pair_note",
+]
 
 
 @dataclass(frozen=True)
@@ -305,39 +314,6 @@ def compare(
     return {"languages": langs, "overall": overall, "claim": claim}
 
 
-def pair_note(base: Mapping[str, Any] | None, tuned: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Whether the two models are a matched (base, fine-tune of that base) pair.
-
-    Matched when the tuned identity names the base as its ``base_model``; not matched when
-    both identities record an architecture, model type or BOS token and they differ
-    (vocabulary size is not used: fine-tunes often add tokens); otherwise unverified. A drop
-    between unmatched models mixes forgetting with every other difference between them.
-    """
-    if not base or not tuned:
-        return {"matched": None, "note": "model identities unavailable; pair not verified"}
-    bx, tx = base.get("extra") or {}, tuned.get("extra") or {}
-    base_names = {base.get("name"), base.get("source")} - {None, ""}
-    declared = tx.get("base_model") or tx.get("base_model_name_or_path")
-    if declared and declared in base_names:
-        return {"matched": True, "note": f"tuned model declares {declared!r} as its base"}
-    for key in ("architecture", "model_type", "bos_token"):
-        if key in bx and key in tx and bx[key] != tx[key]:
-            return {
-                "matched": False,
-                "note": (
-                    f"NOT a matched pair: {key} differs ({bx[key]!r} vs {tx[key]!r}); the drop mixes "
-                    "fine-tuning effects with differences between two unrelated models"
-                ),
-            }
-    return {
-        "matched": None,
-        "note": (
-            f"pair not verified: {tuned.get('name')!r} does not declare {base.get('name')!r} as its base; "
-            "check that it is a fine-tune of the base model"
-        ),
-    }
-
-
 # --- the benchmark on the generic loop ----------------------------------------------------------
 
 
@@ -567,22 +543,9 @@ def run_cli(
         bench.check_language(lang)
 
     def lazy(spec: str) -> LazyBackend:
-        def load() -> Backend:
-            from forgetlab.llm.backends import load_backend
-
-            # Local models get no chat template (raw prompts); an API server owns its template,
-            # and a chat model receives each raw prompt as one user message (docs/backends.md).
-            local = spec.strip().partition(":")[0] not in ("openai", "openai-completions")
-            return load_backend(
-                spec,
-                dtype=dtype,
-                device=device,
-                batch_size=batch_size,
-                add_bos=add_bos,
-                chat_template=not local,
-            )
-
-        return LazyBackend(key={"spec": spec, "dtype": dtype, "add_bos": add_bos}, load=load)
+        return lazy_backend(
+            spec, dtype=dtype, device=device, batch_size=batch_size, add_bos=add_bos
+        )
 
     results = evaluate_icl_vs_if(
         {"base": lazy(base), "tuned": lazy(tuned)},

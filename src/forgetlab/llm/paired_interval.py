@@ -11,7 +11,7 @@ samples always give the same interval.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,18 +24,28 @@ METHOD = (
 )
 
 
+TaskOf = Callable[[Mapping[str, Any]], str]
+
+
+def icl_task(row: Mapping[str, Any]) -> str:
+    """The (ICL task, IF task) cell of an ICL-vs-IF row."""
+    return f"{row['icl_task']}-{row['if_task']}"
+
+
 def _cells(
     rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]],
+    hit: str = "icl_hit",
+    task: TaskOf = icl_task,
 ) -> dict[tuple[str, str], np.ndarray]:
-    """(condition, task) -> per-prompt base − tuned ICL hit, for prompts both models answered."""
+    """(condition, task) -> per-prompt base − tuned hit, for prompts both models answered."""
     hits: dict[str, dict[str, bool]] = {}
     for role in ("base", "tuned"):
-        hits[role] = {str(r["sample"]): bool(r["icl_hit"]) for r in rows_by_role.get(role, ())}
+        hits[role] = {str(r["sample"]): bool(r[hit]) for r in rows_by_role.get(role, ())}
     cells: dict[tuple[str, str], list[int]] = {}
     for r in rows_by_role.get("base", ()):
         sid = str(r["sample"])
         if sid in hits["tuned"]:
-            key = (str(r["condition"]), f"{r['icl_task']}-{r['if_task']}")
+            key = (str(r["condition"]), task(r))
             cells.setdefault(key, []).append(int(hits["base"][sid]) - int(hits["tuned"][sid]))
     return {k: np.asarray(v, dtype=np.float64) for k, v in cells.items()}
 
@@ -48,11 +58,16 @@ def bootstrap_cell_means(diffs: np.ndarray, rng: np.random.Generator, b: int = B
 
 
 def drop_intervals(
-    rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]], conditions: Sequence[str]
+    rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]],
+    conditions: Sequence[str],
+    *,
+    hit: str = "icl_hit",
+    task: TaskOf = icl_task,
 ) -> dict[str, Any]:
     """``{"languages": {cond: [lo, hi]}, "overall": [lo, hi]}`` (conditions without paired
-    samples are left out)."""
-    cells = _cells(rows_by_role)
+    samples are left out). ``hit`` names the per-row outcome, ``task`` gives a row's cell
+    within its condition (the defaults are ICL-vs-IF's)."""
+    cells = _cells(rows_by_role, hit, task)
     draws = {
         key: bootstrap_cell_means(
             d, np.random.default_rng([SEED, zlib.crc32("|".join(key).encode())])
@@ -76,12 +91,17 @@ def drop_intervals(
 
 
 def add_drop_intervals(
-    results: dict[str, Any], rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]]
+    results: dict[str, Any],
+    rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    hit: str = "icl_hit",
+    task: TaskOf = icl_task,
+    method: str = METHOD,
 ) -> None:
     """Put ``drop_ci95`` beside every ``drop`` of a results dict (in place)."""
-    iv = drop_intervals(rows_by_role, list(results.get("languages", {})))
+    iv = drop_intervals(rows_by_role, list(results.get("languages", {})), hit=hit, task=task)
     for cond, row in results.get("languages", {}).items():
         row["drop_ci95"] = iv["languages"].get(cond)
     if "overall" in results:
         results["overall"]["drop_ci95"] = iv["overall"]
-    results["drop_interval"] = METHOD
+    results["drop_interval"] = method

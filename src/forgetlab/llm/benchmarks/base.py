@@ -76,6 +76,69 @@ def model_key(b: BackendLike) -> dict[str, Any]:
     }
 
 
+def pair_note(base: Mapping[str, Any] | None, tuned: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Whether the two models are a matched (base, fine-tune of that base) pair.
+
+    Matched when the tuned identity names the base as its ``base_model``; not matched when
+    both identities record an architecture, model type or BOS token and they differ
+    (vocabulary size is not used: fine-tunes often add tokens); otherwise unverified. A drop
+    between unmatched models mixes forgetting with every other difference between them.
+    """
+    if not base or not tuned:
+        return {"matched": None, "note": "model identities unavailable; pair not verified"}
+    bx, tx = base.get("extra") or {}, tuned.get("extra") or {}
+    base_names = {base.get("name"), base.get("source")} - {None, ""}
+    declared = tx.get("base_model") or tx.get("base_model_name_or_path")
+    if declared and declared in base_names:
+        return {"matched": True, "note": f"tuned model declares {declared!r} as its base"}
+    for key in ("architecture", "model_type", "bos_token"):
+        if key in bx and key in tx and bx[key] != tx[key]:
+            return {
+                "matched": False,
+                "note": (
+                    f"NOT a matched pair: {key} differs ({bx[key]!r} vs {tx[key]!r}); the drop mixes "
+                    "fine-tuning effects with differences between two unrelated models"
+                ),
+            }
+    return {
+        "matched": None,
+        "note": (
+            f"pair not verified: {tuned.get('name')!r} does not declare {base.get('name')!r} as its base; "
+            "check that it is a fine-tune of the base model"
+        ),
+    }
+
+
+def lazy_backend(
+    spec: str,
+    *,
+    dtype: str | None,
+    device: str | None,
+    batch_size: int,
+    add_bos: bool | None,
+) -> LazyBackend:
+    """A model from a backend spec, loaded on first use, for raw-text benchmarks.
+
+    Local models get no chat template (raw prompts); an API server owns its template, and a
+    chat model receives each raw prompt as one user message (docs/backends.md).
+    """
+
+    def load() -> Backend:
+        from forgetlab.llm.backends import load_backend
+
+        local = spec.strip().partition(":")[0] not in ("openai", "openai-completions")
+        return load_backend(
+            spec,
+            dtype=dtype,
+            device=device,
+            batch_size=batch_size,
+            add_bos=add_bos,
+            chat_template=not local,
+        )
+
+    return LazyBackend(key={"spec": spec, "dtype": dtype, "add_bos": add_bos}, load=load)
+
+
 @dataclass
 class RunState:
     """What the loop knows about one run directory while it runs; handed to every hook."""

@@ -62,17 +62,25 @@ def _benign(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[st
     return export_benign(languages, **opts)
 
 
+def _xnli(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
+    from forgetlab.llm.benchmarks.xnli import export_xnli
+
+    return export_xnli(languages, **opts)
+
+
 BENCHMARK_EXPORTERS: dict[str, Exporter] = {
     "icl-vs-if": _icl_vs_if,
     "harmful": _harmful,
     "multijail": _multijail,
     "benign": _benign,
+    "xnli": _xnli,
 }
 EXPORTER_OPTIONS: dict[str, frozenset[str]] = {
     "icl-vs-if": frozenset({"tasks", "limit", "transforms"}),
     "harmful": frozenset({"limit", "all_prompts"}),
     "multijail": frozenset({"limit"}),
     "benign": frozenset({"limit"}),
+    "xnli": frozenset({"limit", "data"}),
 }
 
 
