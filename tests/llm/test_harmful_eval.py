@@ -15,6 +15,7 @@ from fakes import FakeBackend, FakeBackendError
 import forgetlab.llm.backends as backends_mod
 from forgetlab.cli import main
 from forgetlab.errors import ForgetlabError, RunDirMismatch
+from forgetlab.llm.benchmarks.base import GenerationFailed
 from forgetlab.llm.benchmarks.harmful import harmful_prompts
 from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ_LANGUAGES
 from forgetlab.llm.benchmarks.multijail import multijail_prompts
@@ -182,8 +183,9 @@ def test_back_translator_maps_swahili(tmp_path: Path) -> None:
 def test_resume_after_crash_equals_uninterrupted(tmp_path: Path) -> None:
     ref = run(tmp_path / "ref", FakeBackend(model_reply))
     crashing = FakeBackend(model_reply, fail_after=8)
-    with pytest.raises(FakeBackendError):
+    with pytest.raises(GenerationFailed, match="rerun the same command to resume") as err:
         run(tmp_path / "cut", crashing)
+    assert isinstance(err.value.__cause__, FakeBackendError)
     assert len(read_jsonl(tmp_path / "cut" / "generations.jsonl")) == 8
     resumed = FakeBackend(model_reply)
     res = run(tmp_path / "cut", resumed)

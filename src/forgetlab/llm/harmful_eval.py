@@ -23,8 +23,9 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
+from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
+from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.judges import ALL_LABELS, JUDGE_ERROR, LABELS, REFUSE, Judge, safe_judge
-from forgetlab.llm.runner import generate_cached
 from forgetlab.llm.transforms.base import NotInvertible, Transform
 from forgetlab.results import (
     JsonlCache,
@@ -33,7 +34,6 @@ from forgetlab.results import (
     read_json,
     write_json,
 )
-from forgetlab.rundir import RunDir
 
 BENCHMARKS = ("harmful", "multijail", "benign")
 GENERATIONS = "generations.jsonl"
@@ -451,8 +451,141 @@ def check_request(
     return tmap
 
 
+class HarmfulBenchmark(Benchmark):
+    """Harmful, MultiJail or benign requests on the generic loop: chat generations cached in
+    ``generations.jsonl``, then a batch stage that maps each output back to English and
+    judges it into ``samples.jsonl``; per-condition label rates with Wilson intervals."""
+
+    name = "harmful"
+    mode = "chat"
+    input_field = "prompt"
+    generations_file = GENERATIONS
+    results_file = RESULTS
+    models_file = None  # the models are loaded up front; their identities are in the config
+
+    def __init__(
+        self,
+        benchmark: str,
+        *,
+        judge: Judge,
+        roles: Sequence[str],
+        languages: Sequence[str] | None = None,
+        transforms: Mapping[str, Transform] | None = None,
+        back_translator: BackTranslator | None = None,
+        limit: int | None = None,
+        all_prompts: bool = False,
+        batch_size: int = 16,
+    ) -> None:
+        self.benchmark = benchmark
+        self.judge = judge
+        self.roles = tuple(roles)
+        self.transforms = dict(transforms or {})
+        self.back_translator = back_translator
+        self.limit = limit
+        self.all_prompts = all_prompts
+        self.batch_size = batch_size
+        self.conditions, self.items = build_items(
+            benchmark, languages, self.transforms, limit=limit, all_prompts=all_prompts
+        )
+        self._requests = {
+            role: [
+                {**it, "id": f"{role}/{it['condition']}/{it['index']}", "role": role}
+                for it in self.items
+            ]
+            for role in self.roles
+        }
+        self.samples: JsonlCache | None = None
+
+    def requests(self, role: str) -> list[dict[str, Any]]:
+        return self._requests[role]
+
+    def run_config(
+        self, backends: Mapping[str, BackendLike], generation: GenerationConfig
+    ) -> dict[str, Any]:
+        generation_part = {
+            "benchmark": self.benchmark,
+            "languages": [c.name for c in self.conditions if c.transform is None],
+            "transforms": {name: t.describe() for name, t in self.transforms.items()},
+            "limit": self.limit,
+            "all_prompts": self.all_prompts,
+            "generation": generation.as_dict(),
+            "mode": "chat",
+            "models": {role: _config_identity(backends[role]) for role in self.roles},
+        }
+        judging_part = {
+            "judge": self.judge.identity(),
+            "back_translator": self.back_translator.identity() if self.back_translator else None,
+        }
+        config = {"generation_part": generation_part, "judging_part": judging_part}
+        self._wanted = _roundtrip(config)
+        return config
+
+    def stale(self, old_config: Mapping[str, Any]) -> list[str] | None:
+        """A new judge keeps the generations; anything else replaces the whole run."""
+        if old_config.get("generation_part") == self._wanted["generation_part"]:
+            return [SAMPLES, RESULTS]
+        return None
+
+    def identity(self, backend: Backend) -> dict[str, Any]:
+        return backend.identity.as_dict()
+
+    def open(self, state: RunState) -> None:
+        self.samples = JsonlCache(state.out_dir / SAMPLES, key="id")
+
+    def score(self, role: str, rows: list[dict[str, Any]], state: RunState) -> list[dict[str, Any]]:
+        assert self.samples is not None
+        return judge_rows(
+            rows,
+            self.samples,
+            self.judge,
+            self.transforms,
+            self.back_translator,
+            chunk=max(self.batch_size, 8),
+        )
+
+    def summarise(self, state: RunState) -> dict[str, Any]:
+        runs: dict[str, Any] = {}
+        for role, samples in state.rows.items():
+            runs[role] = {
+                "identity": state.identities.get(role, {}),
+                "per_condition": {
+                    c.name: summarise([s for s in samples if s["condition"] == c.name])
+                    for c in self.conditions
+                },
+                "per_group": _per_group(samples, self.conditions),
+            }
+        return {
+            "benchmark": self.benchmark,
+            "selection": {
+                "limit": self.limit,
+                "all_prompts": self.all_prompts,
+                "n_prompts": len({it["index"] for it in self.items}),
+            },
+            "conditions": [
+                {"name": c.name, "language": c.language, "group": c.group, "transform": c.transform}
+                for c in self.conditions
+            ],
+            "generation": dict(state.config["generation_part"]["generation"]),
+            "judge": self.judge.identity(),
+            "back_translator": self.back_translator.identity() if self.back_translator else None,
+            "runs": runs,
+            "provenance": provenance(state.config),
+        }
+
+    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:
+        from forgetlab.report.harmful_report import write_report as _write
+        from forgetlab.report.html import write_run_report
+
+        _write(results, out_dir)
+        write_run_report(out_dir)
+
+
+def _config_identity(b: BackendLike) -> dict[str, Any]:
+    return dict(b.key) if isinstance(b, LazyBackend) else _identity(b)
+
+
 def evaluate_harmful(
-    backend: Backend,
+    backend: BackendLike,
     *,
     out_dir: str | Path,
     judge: Judge,
@@ -464,7 +597,7 @@ def evaluate_harmful(
     all_prompts: bool = False,
     max_new_tokens: int = 512,
     batch_size: int = 16,
-    compare: Backend | None = None,
+    compare: BackendLike | None = None,
     overwrite: bool = False,
     show_progress: bool = True,
     write_report: bool = True,
@@ -479,92 +612,28 @@ def evaluate_harmful(
         benchmark, languages, transforms, limit=limit, all_prompts=all_prompts,
         max_new_tokens=max_new_tokens, batch_size=batch_size,
     )  # fmt: skip
-    conditions, base_items = build_items(
-        benchmark, languages, tmap, limit=limit, all_prompts=all_prompts
-    )
-    gen_config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     models = {"model": backend, **({"compare": compare} if compare is not None else {})}
-    generation_part = {
-        "benchmark": benchmark,
-        "languages": [c.name for c in conditions if c.transform is None],
-        "transforms": {name: t.describe() for name, t in tmap.items()},
-        "limit": limit,
-        "all_prompts": all_prompts,
-        "generation": gen_config.as_dict(),
-        "mode": "chat",
-        "models": {role: _identity(b) for role, b in models.items()},
-    }
-    judging_part = {
-        "judge": judge.identity(),
-        "back_translator": back_translator.identity() if back_translator else None,
-    }
-    config = {"generation_part": generation_part, "judging_part": judging_part}
-    wanted = _roundtrip(config)
-
-    def stale(old: Mapping[str, Any]) -> list[str] | None:
-        """A new judge keeps the generations; anything else replaces the whole run."""
-        if old.get("generation_part") == wanted["generation_part"]:
-            return [SAMPLES, RESULTS]
-        return None
-
-    with RunDir(out_dir, config, overwrite=overwrite, stale=stale) as claim:
-        out = claim.path
-
-        gen_cache = JsonlCache(out / GENERATIONS, key="id")
-        sample_cache = JsonlCache(out / SAMPLES, key="id")
-        runs: dict[str, Any] = {}
-        for role, model in models.items():
-            items = [
-                {**it, "id": f"{role}/{it['condition']}/{it['index']}", "role": role}
-                for it in base_items
-            ]
-            generations = generate_cached(
-                model,
-                items,
-                cache=gen_cache,
-                mode="chat",
-                config=gen_config,
-                batch_size=batch_size,
-                input_field="prompt",
-                desc=f"generate ({role})",
-                show_progress=show_progress,
-            )
-            samples = judge_rows(
-                generations, sample_cache, judge, tmap, back_translator, chunk=max(batch_size, 8)
-            )
-            runs[role] = {
-                "identity": model.identity.as_dict(),
-                "per_condition": {
-                    c.name: summarise([s for s in samples if s["condition"] == c.name])
-                    for c in conditions
-                },
-                "per_group": _per_group(samples, conditions),
-            }
-        results = {
-            "benchmark": benchmark,
-            "selection": {
-                "limit": limit,
-                "all_prompts": all_prompts,
-                "n_prompts": len({it["index"] for it in base_items}),
-            },
-            "conditions": [
-                {"name": c.name, "language": c.language, "group": c.group, "transform": c.transform}
-                for c in conditions
-            ],
-            "generation": gen_config.as_dict(),
-            "judge": judge.identity(),
-            "back_translator": back_translator.identity() if back_translator else None,
-            "runs": runs,
-            "provenance": provenance(config),
-        }
-        write_json(out / RESULTS, results)
-        if write_report:
-            from forgetlab.report.harmful_report import write_report as _write
-            from forgetlab.report.html import write_run_report
-
-            _write(results, out)
-            write_run_report(out)
-        return results
+    bench = HarmfulBenchmark(
+        benchmark,
+        judge=judge,
+        roles=list(models),
+        languages=languages,
+        transforms=tmap,
+        back_translator=back_translator,
+        limit=limit,
+        all_prompts=all_prompts,
+        batch_size=batch_size,
+    )
+    return run_benchmark(
+        bench,
+        models,
+        out=out_dir,
+        generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0),
+        batch_size=batch_size,
+        overwrite=overwrite,
+        report=write_report,
+        show_progress=show_progress,
+    )
 
 
 def _roundtrip(config: Mapping[str, Any]) -> dict[str, Any]:
