@@ -230,6 +230,8 @@ def test_exact_accuracies_drops_and_paired_intervals(tmp_path: Path) -> None:
     )
     report = (tmp_path / "r" / "report.md").read_text()
     assert "| English | 100.0 | 33.3 | +66.7 [" in report and "44.26 → 35.90 (+8.36)" in report
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "XNLI: r" in page and '>+66.7 <span class="ci">[' in page
 
 
 def test_backends_get_greedy_ten_tokens_and_the_exact_prompts(tmp_path: Path) -> None:

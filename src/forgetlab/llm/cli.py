@@ -273,9 +273,17 @@ def icl_vs_if_cmd(
     out: str,
 ) -> None:
     """ICL vs instruction following, base vs fine-tuned (the paper's Table 1), resumable."""
-    from forgetlab.llm.evaluate import run_cli
+    from forgetlab.llm.evaluate import (
+        CHART_FILE,
+        REPORT_FILE,
+        RESULTS_FILE,
+        ROLES,
+        SAMPLES_FILE,
+        run_from_flags,
+    )
+    from forgetlab.report.llm_report import render_table
 
-    run_cli(
+    results = run_from_flags(
         base=base,
         tuned=tuned,
         languages=languages,
@@ -289,6 +297,19 @@ def icl_vs_if_cmd(
         overwrite=overwrite,
         quiet=quiet,
         out=out,
+    )
+    click.echo(render_table(results))
+    pair = results["pair"]
+    if pair.get("matched") is not True:
+        click.echo(f"note: {pair['note']}")
+    for role in ROLES:
+        if results["models"].get(role, {}).get("backend") == "openai":
+            click.echo(
+                f"note: the {role} model is a chat model: each prompt was sent as one user "
+                "message, so its scores are not those of raw-text continuation"
+            )
+    click.echo(
+        f"wrote {out}/{RESULTS_FILE}, {REPORT_FILE}, {CHART_FILE}; samples in {SAMPLES_FILE}"
     )
 
 

@@ -40,7 +40,9 @@ from forgetlab.llm.benchmarks.base import (
 )
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
 from forgetlab.llm.benchmarks.loop import run_benchmark
-from forgetlab.llm.paired_interval import add_drop_intervals
+from forgetlab.llm.benchmarks.schema import IclVsIfResults
+from forgetlab.llm.paired_interval import METHOD as INTERVAL_METHOD
+from forgetlab.llm.paired_interval import put_intervals
 from forgetlab.results import provenance
 
 if TYPE_CHECKING:
@@ -322,7 +324,7 @@ def _row_fields(item: EvalItem, role: str) -> dict[str, Any]:
     return paired_row(role, fields.pop("id"), fields)
 
 
-class IclVsIf(Benchmark):
+class IclVsIf(Benchmark[IclVsIfResults]):
     """ICL vs IF on :func:`forgetlab.llm.benchmarks.loop.run_benchmark`: prompts per condition,
     prefix-match scoring in each prompt's own space, paired drops per condition."""
 
@@ -365,7 +367,7 @@ class IclVsIf(Benchmark):
         memo = _InverseMemo(backend, self.transforms, self.cond_of)
         return memo, partial(_finish, memo=memo)
 
-    def summarise(self, state: RunState) -> dict[str, Any]:
+    def summarise(self, state: RunState) -> IclVsIfResults:
         conditions = list(dict.fromkeys(it.condition for it in self.items))
         per_role, rows_by_role = {}, {}
         for role in ROLES:
@@ -374,8 +376,10 @@ class IclVsIf(Benchmark):
             ]
             per_role[role] = summarise_rows(rows, conditions)
             rows_by_role[role] = rows
+        joined = compare(per_role["base"], per_role["tuned"], conditions)
+        put_intervals(joined["languages"], joined["overall"], rows_by_role)
         done, expected = self.done(state.cache), self.expected()
-        results: dict[str, Any] = {
+        return {
             "benchmark": BENCHMARK,
             "complete": done == expected,
             "samples_done": done,
@@ -387,13 +391,14 @@ class IclVsIf(Benchmark):
             "selection": dict(self.selection),
             "conditions": conditions,
             "transforms": {cond: tr.describe() for cond, tr in self.transforms.items()},
-            **compare(per_role["base"], per_role["tuned"], conditions),
+            "languages": joined["languages"],
+            "overall": joined["overall"],
+            "claim": joined["claim"],
             "provenance": provenance(state.config, selection=self.selection),
+            "drop_interval": INTERVAL_METHOD,
         }
-        add_drop_intervals(results, rows_by_role)
-        return results
 
-    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:
+    def report(self, results: IclVsIfResults, out_dir: Path) -> None:
         from forgetlab.report.html import write_run_report
         from forgetlab.report.llm_report import write_report
 
@@ -423,7 +428,7 @@ def evaluate_icl_vs_if(
     overwrite: bool = False,
     report: bool = True,
     show_progress: bool = True,
-) -> dict[str, Any]:
+) -> IclVsIfResults:
     """Run (or resume) the paired evaluation into ``out`` and return ``results.json``'s content.
 
     ``backends`` maps ``"base"`` and ``"tuned"`` to a :class:`Backend` or a
@@ -514,7 +519,7 @@ def _split(csv: str) -> list[str]:
     return [x.strip() for x in csv.split(",") if x.strip()]
 
 
-def run_cli(
+def run_from_flags(
     *,
     base: str,
     tuned: str,
@@ -529,10 +534,9 @@ def run_cli(
     overwrite: bool,
     quiet: bool,
     out: str,
-) -> dict[str, Any]:
-    """``forgetlab llm icl-vs-if``: lazily loaded backends, then :func:`evaluate_icl_vs_if`."""
-    import click
-
+) -> IclVsIfResults:
+    """``forgetlab llm icl-vs-if``: check the flags, then :func:`evaluate_icl_vs_if` with
+    lazily loaded backends (the command prints the table)."""
     langs, trs = _split(languages), _split(transforms)
     if not langs and not trs:
         raise ForgetlabError("nothing to evaluate: give --languages and/or --transforms")
@@ -547,7 +551,7 @@ def run_cli(
             spec, dtype=dtype, device=device, batch_size=batch_size, add_bos=add_bos
         )
 
-    results = evaluate_icl_vs_if(
+    return evaluate_icl_vs_if(
         {"base": lazy(base), "tuned": lazy(tuned)},
         out=out,
         languages=langs,
@@ -558,19 +562,3 @@ def run_cli(
         overwrite=overwrite,
         show_progress=not quiet,
     )
-    from forgetlab.report.llm_report import render_table
-
-    click.echo(render_table(results))
-    pair = results["pair"]
-    if pair.get("matched") is not True:
-        click.echo(f"note: {pair['note']}")
-    for role in ROLES:
-        if results["models"].get(role, {}).get("backend") == "openai":
-            click.echo(
-                f"note: the {role} model is a chat model: each prompt was sent as one user "
-                "message, so its scores are not those of raw-text continuation"
-            )
-    click.echo(
-        f"wrote {Path(out) / RESULTS_FILE}, {REPORT_FILE}, {CHART_FILE}; samples in {SAMPLES_FILE}"
-    )
-    return results

@@ -25,6 +25,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
 from forgetlab.llm.benchmarks.loop import run_benchmark
+from forgetlab.llm.benchmarks.schema import HarmfulResults
 from forgetlab.llm.judges import ALL_LABELS, JUDGE_ERROR, LABELS, REFUSE, Judge, safe_judge
 from forgetlab.llm.transforms.base import NotInvertible, Transform
 from forgetlab.results import (
@@ -451,7 +452,7 @@ def check_request(
     return tmap
 
 
-class HarmfulBenchmark(Benchmark):
+class HarmfulBenchmark(Benchmark[HarmfulResults]):
     """Harmful, MultiJail or benign requests on the generic loop: chat generations cached in
     ``generations.jsonl``, then a batch stage that maps each output back to English and
     judges it into ``samples.jsonl``; per-condition label rates with Wilson intervals."""
@@ -543,7 +544,7 @@ class HarmfulBenchmark(Benchmark):
             chunk=max(self.batch_size, 8),
         )
 
-    def summarise(self, state: RunState) -> dict[str, Any]:
+    def summarise(self, state: RunState) -> HarmfulResults:
         runs: dict[str, Any] = {}
         for role, samples in state.rows.items():
             runs[role] = {
@@ -572,7 +573,7 @@ class HarmfulBenchmark(Benchmark):
             "provenance": provenance(state.config),
         }
 
-    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:
+    def report(self, results: HarmfulResults, out_dir: Path) -> None:
         from forgetlab.report.harmful_report import write_report as _write
         from forgetlab.report.html import write_run_report
 
@@ -601,7 +602,7 @@ def evaluate_harmful(
     overwrite: bool = False,
     show_progress: bool = True,
     write_report: bool = True,
-) -> dict[str, Any]:
+) -> HarmfulResults:
     """Run (or resume) the evaluation into ``out_dir`` and return the ``results.json`` dict.
 
     A directory holding a run with a different configuration is refused unless

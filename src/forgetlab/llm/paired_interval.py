@@ -90,6 +90,22 @@ def drop_intervals(
     return out
 
 
+def put_intervals(
+    languages: Mapping[str, dict[str, Any]],
+    overall: dict[str, Any] | None,
+    rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    hit: str = "icl_hit",
+    task: TaskOf = icl_task,
+) -> None:
+    """Put ``drop_ci95`` into every per-condition row and the overall row (in place)."""
+    iv = drop_intervals(rows_by_role, list(languages), hit=hit, task=task)
+    for cond, row in languages.items():
+        row["drop_ci95"] = iv["languages"].get(cond)
+    if overall is not None:
+        overall["drop_ci95"] = iv["overall"]
+
+
 def add_drop_intervals(
     results: dict[str, Any],
     rows_by_role: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -99,9 +115,7 @@ def add_drop_intervals(
     method: str = METHOD,
 ) -> None:
     """Put ``drop_ci95`` beside every ``drop`` of a results dict (in place)."""
-    iv = drop_intervals(rows_by_role, list(results.get("languages", {})), hit=hit, task=task)
-    for cond, row in results.get("languages", {}).items():
-        row["drop_ci95"] = iv["languages"].get(cond)
-    if "overall" in results:
-        results["overall"]["drop_ci95"] = iv["overall"]
+    put_intervals(
+        results.get("languages", {}), results.get("overall"), rows_by_role, hit=hit, task=task
+    )
     results["drop_interval"] = method

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from forgetlab.llm.benchmarks.schema import HarmfulResults
 from forgetlab.results import atomic_path, write_text_atomic
 
 LABEL_ORDER = ("REFUSE", "ANSWER", "AMBIGUOUS", "judge_error")
@@ -33,7 +34,7 @@ def _cell(summary: Mapping[str, Any], label: str) -> str:
     return f"{_pct(summary['rates'][label])} [{_pct(lo)}, {_pct(hi)}]"
 
 
-def ordered_conditions(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def ordered_conditions(results: HarmfulResults) -> list[dict[str, Any]]:
     """Conditions sorted by group (english, high, medium, low, …), stable within a group."""
     conds = list(results["conditions"])
     rank = {g: i for i, g in enumerate(GROUP_ORDER)}
@@ -45,7 +46,7 @@ def model_label(run: Mapping[str, Any], role: str) -> str:
     return f"{role}: {ident.get('name') or ident.get('backend') or role}"
 
 
-def render_markdown(results: Mapping[str, Any]) -> str:
+def render_markdown(results: HarmfulResults) -> str:
     """One row per (condition, model): n, REFUSE/ANSWER/AMBIGUOUS rates with Wilson 95% CIs."""
     runs = results["runs"]
     lines = [
@@ -100,7 +101,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_stacked(results: Mapping[str, Any], path: str | Path) -> Path:
+def plot_stacked(results: HarmfulResults, path: str | Path) -> Path:
     """Stacked bars of label shares per condition (one bar per model, side by side)."""
     import matplotlib
 
@@ -156,7 +157,7 @@ def plot_stacked(results: Mapping[str, Any], path: str | Path) -> Path:
     return target
 
 
-def write_report(results: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
+def write_report(results: HarmfulResults, out_dir: str | Path) -> dict[str, Path]:
     """Write ``results.md`` and ``results.png`` beside ``results.json``."""
     out = Path(out_dir)
     md = out / "results.md"

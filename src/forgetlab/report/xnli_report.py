@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from forgetlab.llm.benchmarks.schema import XnliResults
 from forgetlab.report.llm_report import condition_label
 from forgetlab.results import write_text_atomic
 
@@ -36,11 +37,11 @@ def _paper(p: Mapping[str, float] | None) -> str:
     return f"{100 * p['base']:.2f} → {100 * p['tuned']:.2f} ({100 * p['drop']:+.2f})"
 
 
-def _label(lang: str) -> str:
+def language_label(lang: str) -> str:
     return NAMES.get(lang) or condition_label(lang)
 
 
-def render_table(results: Mapping[str, Any]) -> str:
+def render_table(results: XnliResults) -> str:
     """The per-language table (percent; drop in points with its paired 95 % interval)."""
     models = results.get("models") or {}
     names = {r: (models.get(r) or {}).get("name") or r for r in ("base", "tuned")}
@@ -52,7 +53,7 @@ def render_table(results: Mapping[str, Any]) -> str:
     paper = results.get("paper") or {}
     for lang, row in results["languages"].items():
         lines.append(
-            f"| {_label(lang)} | {_pct(row['base']['accuracy'])} | {_pct(row['tuned']['accuracy'])} "
+            f"| {language_label(lang)} | {_pct(row['base']['accuracy'])} | {_pct(row['tuned']['accuracy'])} "
             f"| {_signed(row['drop'])}{_ci(row)} | {row['base']['n']} | {_paper(paper.get(lang))} |"
         )
     ov = results["overall"]
@@ -63,18 +64,18 @@ def render_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_answers(results: Mapping[str, Any]) -> str:
+def render_answers(results: XnliResults) -> str:
     """How often each model gave each answer word: a model that always says one word sits at
     the share of that label, which the accuracy alone hides."""
     lines = ["| language | model | answers |", "|---|---|---|"]
     for lang, row in results["languages"].items():
         for role in ("base", "tuned"):
             counts = ", ".join(f"{w} {k}" for w, k in row[role].get("answers", {}).items())
-            lines.append(f"| {_label(lang)} | {role} | {counts} |")
+            lines.append(f"| {language_label(lang)} | {role} | {counts} |")
     return "\n".join(lines)
 
 
-def render_report(results: Mapping[str, Any]) -> str:
+def render_report(results: XnliResults) -> str:
     gen = results.get("generation") or {}
     parts = [
         "# XNLI: base vs tuned",
@@ -93,5 +94,5 @@ def render_report(results: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def write_report(results: Mapping[str, Any], md_path: str | Path) -> None:
+def write_report(results: XnliResults, md_path: str | Path) -> None:
     write_text_atomic(md_path, render_report(results))

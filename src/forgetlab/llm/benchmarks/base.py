@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
@@ -22,6 +22,7 @@ from forgetlab.results import JsonlCache
 
 Row = dict[str, Any]
 Finish = Callable[[Mapping[str, Any], str], Row]
+R = TypeVar("R", bound=Mapping[str, Any])  # the benchmark's results.json layout (schema.py)
 
 
 class GenerationFailed(ForgetlabError):
@@ -151,7 +152,7 @@ class RunState:
     error: str | None = None  # set when the run stopped early
 
 
-class Benchmark(ABC):
+class Benchmark(ABC, Generic[R]):
     """One benchmark on the generic loop: items → requests → scoring → summary → report.
 
     Subclasses are small: they know their prompts, their scoring rule and their results
@@ -206,15 +207,15 @@ class Benchmark(ABC):
         """How a loaded model is described in the results."""
         return identity_dict(backend)
 
-    def open(self, state: RunState) -> None:  # noqa: B027  (optional hook)
+    def open(self, state: RunState) -> None:
         """Called once the run directory is claimed (open extra caches here)."""
 
     # -- summary and report ---------------------------------------------------------------
     @abstractmethod
-    def summarise(self, state: RunState) -> dict[str, Any]:
+    def summarise(self, state: RunState) -> R:
         """The ``results.json`` content from the finished rows (partial runs included)."""
 
-    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:  # noqa: B027
+    def report(self, results: R, out_dir: Path) -> None:
         """Human-readable files beside ``results.json`` (only for complete runs)."""
 
     # -- helpers for subclasses -----------------------------------------------------------

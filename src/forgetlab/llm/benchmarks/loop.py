@@ -26,6 +26,7 @@ from forgetlab.llm.benchmarks.base import (
     Benchmark,
     GenerationFailed,
     LazyBackend,
+    R,
     RunState,
     check_roles,
 )
@@ -35,7 +36,7 @@ from forgetlab.rundir import RunDir
 
 
 def run_benchmark(
-    bench: Benchmark,
+    bench: Benchmark[R],
     backends: Mapping[str, BackendLike],
     *,
     out: str | Path,
@@ -44,7 +45,7 @@ def run_benchmark(
     overwrite: bool = False,
     report: bool = True,
     show_progress: bool = True,
-) -> dict[str, Any]:
+) -> R:
     """Run (or resume) ``bench`` into ``out``; return the ``results.json`` content."""
     check_roles(backends, bench.roles)
     if batch_size < 1:
@@ -85,7 +86,7 @@ def run_benchmark(
 
 
 def _run_role(
-    bench: Benchmark,
+    bench: Benchmark[Any],
     role: str,
     spec: BackendLike,
     state: RunState,
@@ -127,11 +128,10 @@ def _run_role(
     state.rows[role] = bench.score(role, generated, state)
 
 
-def _write(bench: Benchmark, state: RunState, *, report: bool) -> dict[str, Any]:
+def _write(bench: Benchmark[R], state: RunState, *, report: bool) -> R:
     results = bench.summarise(state)
-    if state.error is not None:
-        results["error"] = state.error
-    write_json(state.out_dir / bench.results_file, results)
+    stored = {**results, "error": state.error} if state.error is not None else results
+    write_json(state.out_dir / bench.results_file, stored)
     if report and results.get("complete", True):
         bench.report(results, state.out_dir)
     return results

@@ -38,7 +38,8 @@ from forgetlab.llm.benchmarks.base import (
     paired_row,
 )
 from forgetlab.llm.benchmarks.loop import run_benchmark
-from forgetlab.llm.paired_interval import SEED, B, add_drop_intervals
+from forgetlab.llm.benchmarks.schema import XnliResults
+from forgetlab.llm.paired_interval import SEED, B, put_intervals
 from forgetlab.results import provenance
 
 NAME = "xnli"
@@ -332,7 +333,7 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-class Xnli(Benchmark):
+class Xnli(Benchmark[XnliResults]):
     """XNLI base vs tuned on the generic loop: one prompt per pair, prefix-match scoring,
     per-language accuracy and paired drop intervals."""
 
@@ -395,7 +396,7 @@ class Xnli(Benchmark):
     def prepare(self, backend: Backend, role: str) -> tuple[Backend, Finish]:
         return backend, _finish
 
-    def summarise(self, state: RunState) -> dict[str, Any]:
+    def summarise(self, state: RunState) -> XnliResults:
         rows_by_role = {
             role: [
                 state.cache.rows[r["id"]] for r in self._requests[role] if r["id"] in state.cache
@@ -422,8 +423,10 @@ class Xnli(Benchmark):
             }
             for role in ROLES
         }
+        ov = {**overall, "drop": _diff(overall["base"]["accuracy"], overall["tuned"]["accuracy"])}
+        put_intervals(languages, ov, rows_by_role, hit="correct", task=_language_task)
         done, expected = self.done(state.cache), self.expected()
-        results: dict[str, Any] = {
+        return {
             "benchmark": NAME,
             "complete": done == expected,
             "samples_done": done,
@@ -435,22 +438,18 @@ class Xnli(Benchmark):
             "selection": dict(self.selection),
             "conditions": list(self.languages),
             "languages": languages,
-            "overall": {
-                **overall,
-                "drop": _diff(overall["base"]["accuracy"], overall["tuned"]["accuracy"]),
-            },
+            "overall": ov,
             "paper": {lang: PAPER[lang] for lang in self.languages if lang in PAPER},
             "provenance": provenance(state.config, selection=self.selection),
+            "drop_interval": INTERVAL,
         }
-        add_drop_intervals(
-            results, rows_by_role, hit="correct", task=_language_task, method=INTERVAL
-        )
-        return results
 
-    def report(self, results: Mapping[str, Any], out_dir: Path) -> None:
+    def report(self, results: XnliResults, out_dir: Path) -> None:
+        from forgetlab.report.html import write_run_report
         from forgetlab.report.xnli_report import write_report
 
         write_report(results, out_dir / REPORT_FILE)
+        write_run_report(out_dir)
 
 
 def evaluate_xnli(
@@ -465,7 +464,7 @@ def evaluate_xnli(
     overwrite: bool = False,
     report: bool = True,
     show_progress: bool = True,
-) -> dict[str, Any]:
+) -> XnliResults:
     """Run (or resume) XNLI for ``base`` and ``tuned`` into ``out``; return ``results.json``.
 
     Writes ``samples.jsonl`` (one row per model × pair), ``models.json``, ``results.json``
@@ -502,7 +501,7 @@ def run_from_flags(
     overwrite: bool,
     quiet: bool,
     out: str,
-) -> dict[str, Any]:
+) -> XnliResults:
     """``forgetlab llm xnli``: the base (``--model``) and tuned (``--compare``) models,
     loaded lazily, through :func:`evaluate_xnli`."""
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks.schema import HarmfulResults, IclVsIfResults, XnliResults
 from forgetlab.results import read_json
 
 HARMFUL_BENCHMARKS = ("harmful", "multijail", "benign")
@@ -45,9 +46,18 @@ class PairedRun:
     """A paired base-vs-tuned evaluation (ICL vs IF and benchmarks of the same shape)."""
 
     path: Path
-    results: dict[str, Any]
+    results: IclVsIfResults
     samples: list[dict[str, Any]]  # one row per (model, sample), as in samples.jsonl
     kind: str = "paired"
+
+
+@dataclass
+class XnliRun:
+    """A paired XNLI evaluation (base vs tuned accuracy per language)."""
+
+    path: Path
+    results: XnliResults
+    kind: str = "xnli"
 
 
 @dataclass
@@ -55,7 +65,7 @@ class HarmfulRun:
     """A harmful-request evaluation (AdvBench or MultiJail), its samples and label sets."""
 
     path: Path
-    results: dict[str, Any]
+    results: HarmfulResults
     samples: list[dict[str, Any]]
     label_sets: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> id -> label
     kind: str = "harmful"
@@ -71,7 +81,7 @@ class FinetuneRun:
     kind: str = "finetune"
 
 
-Run = SyntheticRun | SeedsRun | PairedRun | HarmfulRun | FinetuneRun
+Run = SyntheticRun | SeedsRun | PairedRun | XnliRun | HarmfulRun | FinetuneRun
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -140,11 +150,16 @@ def collect(run_dir: str | Path) -> Run:
         results = read_json(d / "results.json")
         if not isinstance(results, dict):
             raise ForgetlabError(f"{d / 'results.json'} is not a results object")
+        # The layouts are the typed ones of llm/benchmarks/schema.py; files written by older
+        # versions may lack newer keys, so only the keys each section cannot do without are
+        # checked here and the sections read the rest with defaults.
+        if results.get("benchmark") == "xnli" and "languages" in results:
+            return XnliRun(d, cast("XnliResults", results))
         samples = _dedupe(read_jsonl(d / "samples.jsonl"))
         if results.get("benchmark") in HARMFUL_BENCHMARKS and "runs" in results:
-            return HarmfulRun(d, results, samples, _label_sets(d))
+            return HarmfulRun(d, cast("HarmfulResults", results), samples, _label_sets(d))
         if "languages" in results and "overall" in results:
-            return PairedRun(d, results, samples)
+            return PairedRun(d, cast("IclVsIfResults", results), samples)
         raise ForgetlabError(
             f"{d / 'results.json'}: unknown benchmark {results.get('benchmark')!r}"
         )

@@ -4,6 +4,7 @@ the reader asks for it (and is left out of the file entirely with ``redact``).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -22,7 +23,7 @@ from forgetlab.report.html.svg import BarGroup, bar_chart
 GENERATED_FIELDS = ("output_raw", "output_en", "output")
 
 
-def _rate_cell(res: dict[str, Any], role: str, cond: str, label: str, src: str) -> str:
+def _rate_cell(res: Mapping[str, Any], role: str, cond: str, label: str, src: str) -> str:
     base = ("runs", role, "per_condition", cond)
     cell = num(res, (*base, "rates", label), "pct", src=src)
     iv = lookup(res, (*base, "wilson95", label))

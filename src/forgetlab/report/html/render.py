@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from forgetlab.report.html import finetune, harmful, paired, synthetic
+from forgetlab.report.html import finetune, harmful, paired, synthetic, xnli
 from forgetlab.report.html.collect import (
     FinetuneRun,
     HarmfulRun,
@@ -14,6 +14,7 @@ from forgetlab.report.html.collect import (
     Run,
     SeedsRun,
     SyntheticRun,
+    XnliRun,
     collect,
 )
 from forgetlab.report.html.page import document
@@ -22,6 +23,7 @@ from forgetlab.results import write_text_atomic
 KIND_TITLES = {
     "synthetic": "Synthetic lab",
     "paired": "ICL vs instruction following",
+    "xnli": "XNLI",
     "harmful": "Harmful requests",
     "finetune": "Fine-tuning",
 }
@@ -55,6 +57,8 @@ def render(runs: Sequence[Run], *, redact: bool = False) -> str:
                 "ICL vs instruction following" if bench == "icl_vs_if" else bench
             ) + f": {name}"
             sections.append((f"run-{i}", title, paired.section(run, i)))
+        elif isinstance(run, XnliRun):
+            sections.append((f"run-{i}", f"XNLI: {name}", xnli.section(run, i)))
         elif isinstance(run, HarmfulRun):
             bench = str(run.results.get("benchmark"))
             title = ("Harmful requests" if bench == "harmful" else "MultiJail") + f": {name}"
