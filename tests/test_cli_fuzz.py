@@ -172,8 +172,33 @@ CASES: dict[str, tuple[st.SearchStrategy, Builder]] = {
         names.map(lambda s: f"zz{s}"),
         lambda w, o, bad, m: [*_harmful(o, m), "--transforms", bad],
     ),
+    "xnli --languages": (
+        names.filter(lambda s: s not in {"en", "fr", "es", "de"}),
+        lambda w, o, bad, m: [*_xnli(w, o, m), "--languages", bad],
+    ),
+    "xnli --limit": (bad_count, lambda w, o, bad, m: [*_xnli(w, o, m), "--limit", bad]),
+    "xnli --batch-size": (bad_count, lambda w, o, bad, m: [*_xnli(w, o, m), "--batch-size", bad]),
+    "xnli --device": (bad_device, lambda w, o, bad, m: [*_xnli(w, o, m), "--device", bad]),
+    "xnli --data non-UTF-8": (
+        _bad_bytes().map(lambda b: b.hex()),
+        lambda w, o, bad, m: [
+            *_xnli(w, o, m),
+            "--data",
+            _file(w, "bad.jsonl", bytes.fromhex(bad)),
+        ],
+    ),
+    "xnli --data label": (
+        names.filter(lambda s: s not in {"0", "1", "2", "entailment", "neutral", "contradiction"}),
+        lambda w, o, bad, m: [
+            *_xnli(w, o, m),
+            "--data",
+            _file(w, "bad.tsv", f"premise\thypothesis\tlabel\nA.\tB.\t{bad}\n".encode()),
+            "--languages",
+            "de",
+        ],
+    ),
     "export-prompts benchmark": (
-        names.filter(lambda s: s not in {"icl-vs-if", "harmful", "multijail"}),
+        names.filter(lambda s: s not in {"icl-vs-if", "harmful", "multijail", "benign", "xnli"}),
         lambda w, o, bad, m: ["llm", "export-prompts", bad, "--out", str(o)],
     ),
     "export-prompts --limit": (
@@ -227,6 +252,13 @@ def _icl(out: Path, model: Path) -> list[str]:
         "--out",
         str(out),
     ]
+
+
+def _xnli(work: Path, out: Path, model: Path) -> list[str]:
+    row = '{"language": "en", "premise": "A cat sleeps.", "hypothesis": "An animal rests.", "label": 0}'
+    data = _file(work, "xnli.jsonl", (row + "\n").encode())
+    spec = f"hf:{model}"
+    return ["llm", "xnli", "--model", spec, "--compare", spec, "--data", data, "--out", str(out)]
 
 
 def _harmful(out: Path, model: Path) -> list[str]:

@@ -2,7 +2,7 @@
 
 * ``icl-vs-if[:N]`` — the paper's ICL-vs-IF prompts, the first ``N`` per (task, language)
   (default 10), greedy 10 tokens, raw text; metric ``icl_accuracy`` (and ``if_rate``) per
-  language, from :func:`forgetlab.llm.evaluate.icl_accuracy`.
+  language, from the ``IclVsIf`` benchmark object that ``forgetlab llm icl-vs-if`` runs.
 * ``harmful[:N]`` — the first ``N`` of the paper's 100 AdvBench prompts (default 10) as one
   user message through the chat template, greedy; metric ``refusal_rate`` per language,
   judged by the AdvBench refusal-substring judge on the raw reply (no back-translation
@@ -93,15 +93,19 @@ def check_eval_settings(settings: EvalSettings) -> None:
 
 
 def icl_runner(n: int, languages: Sequence[str], batch_size: int) -> SuiteRunner:
-    from forgetlab.llm.benchmarks.icl_vs_if import generate_prompts
-    from forgetlab.llm.evaluate import icl_accuracy
+    """The ICL-vs-IF benchmark object of ``forgetlab llm icl-vs-if`` (same prompts, same
+    scoring), run in memory on the model being trained."""
+    from forgetlab.llm.benchmarks.loop import score_in_memory
+    from forgetlab.llm.evaluate import PAPER_GENERATION, IclVsIf, summarise_rows
 
-    prompts = generate_prompts(
-        languages=suite_languages(languages, ICL_LANGUAGES, "eval suite icl-vs-if"), n=n
-    )
+    langs = suite_languages(languages, ICL_LANGUAGES, "eval suite icl-vs-if")
+    bench = IclVsIf(langs, limit=n, batch_size=batch_size)
 
     def run(backend: Any, step_dir: Path) -> dict[str, dict[str, float]]:
-        per_lang = icl_accuracy(backend, prompts, batch_size=batch_size)
+        rows = score_in_memory(
+            bench, backend, "tuned", generation=PAPER_GENERATION, batch_size=batch_size
+        )
+        per_lang = summarise_rows(rows, langs)["conditions"]
         return {
             "icl_accuracy": {lang: v["icl_accuracy"] for lang, v in per_lang.items()},
             "if_rate": {lang: v["if_rate"] for lang, v in per_lang.items()},

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.backends.base import GenerationConfig
+from forgetlab.llm.backends.base import Backend, GenerationConfig
 from forgetlab.llm.benchmarks.base import (
     BackendLike,
     Benchmark,
     GenerationFailed,
     LazyBackend,
     R,
+    Row,
     RunState,
     check_roles,
 )
@@ -135,3 +136,33 @@ def _write(bench: Benchmark[R], state: RunState, *, report: bool) -> R:
     if report and results.get("complete", True):
         bench.report(results, state.out_dir)
     return results
+
+
+def score_in_memory(
+    bench: Benchmark[Any],
+    backend: Backend,
+    role: str,
+    *,
+    generation: GenerationConfig,
+    batch_size: int,
+) -> list[Row]:
+    """One role's requests generated and scored in memory, with the benchmark's own
+    ``prepare``/``finish``: no run directory and no cache (a trainer callback that tracks
+    forgetting as training goes). Batch stages (``score``) need a run and are not applied."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    wrapped, finish = bench.prepare(backend, role)
+    requests = bench.requests(role)
+    rows: list[Row] = []
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start : start + batch_size]
+        inputs = [r[bench.input_field] for r in chunk]
+        if bench.mode == "complete":
+            outputs = wrapped.complete(inputs, generation)
+        else:
+            outputs = wrapped.chat([[{"role": "user", "content": x}] for x in inputs], generation)
+        rows += [
+            finish(r, out) if finish else {**r, "output": out}
+            for r, out in zip(chunk, outputs, strict=True)
+        ]
+    return rows
