@@ -3,7 +3,8 @@
 Both models see the same prompts in every language (and under every requested conjugate
 transform); the headline number is the **drop** in ICL accuracy from base to tuned per
 language, each language's accuracy being the mean over the 4 (ICL task, IF task) pairs as in
-the paper. Generation goes through :func:`forgetlab.llm.runner.generate_cached`, so a killed
+the paper. :class:`IclVsIf` is the benchmark (prompts, scoring, summary, report); the run
+itself is the common loop :func:`forgetlab.llm.benchmarks.loop.run_benchmark`, so a killed
 run resumes from ``samples.jsonl`` and nothing finished is recomputed.
 
 What makes a run directory reusable (its ``run_config.json``) is only what determines each

@@ -5,7 +5,10 @@ through a registry transform) -> one chat message each -> cached generation
 (``generations.jsonl``) -> map the output back to English (inverse transform or a
 back-translator; otherwise judge the raw text and flag it ``judged_on: raw``) -> judge ->
 ``samples.jsonl`` -> per-condition REFUSE/ANSWER/AMBIGUOUS/judge_error rates with Wilson
-intervals in ``results.json``. Generated text lives only on disk: nothing here prints it.
+intervals in ``results.json``. :class:`HarmfulBenchmark` is that pipeline as a benchmark on
+the common loop (:func:`forgetlab.llm.benchmarks.loop.run_benchmark`): generation is the
+loop's, mapping back and judging are its ``score`` stage. Generated text lives only on
+disk: nothing here prints it.
 """
 
 from __future__ import annotations
