@@ -271,6 +271,11 @@ def test_limit_growth_resumes_and_edited_data_is_refused(tmp_path: Path) -> None
     edited.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(ForgetlabError, match="different prompt"):
         run(tmp_path / "r", data=edited, languages=["fr"], limit=2)
+    relabelled = tmp_path / "relabelled.jsonl"
+    rows = [dict(r, label=(r["label"] + 1) % 3) for r in ROWS]
+    relabelled.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(ForgetlabError, match="different answer"):
+        run(tmp_path / "r", data=relabelled, languages=["fr"], limit=2)
 
 
 def test_export_prompts_registry(tmp_path: Path) -> None:

@@ -166,6 +166,7 @@ class Benchmark(ABC, Generic[R]):
     generations_file: str = "samples.jsonl"
     results_file: str = "results.json"
     models_file: str | None = "models.json"  # identities of loaded models, kept across resumes
+    checked_fields: tuple[str, ...] | None = None  # request fields a cached row must match
 
     # -- what to generate -----------------------------------------------------------------
     @abstractmethod
@@ -183,15 +184,21 @@ class Benchmark(ABC, Generic[R]):
         return None
 
     def check_cache(self, cache: JsonlCache) -> None:
-        """Refuse a cache whose rows were built from other inputs (default: trust the ids)."""
+        """Refuse cached rows built from other inputs: each field of ``checked_fields``
+        (default: the model input) must equal the request's."""
+        fields = self.checked_fields or (self.input_field,)
         for role in self.roles:
             for req in self.requests(role):
                 row = cache.rows.get(str(req["id"]))
-                if row is not None and row.get(self.input_field) != req[self.input_field]:
-                    raise ForgetlabError(
-                        f"cached sample {req['id']} was generated from a different prompt "
-                        "(data or transform changed); choose another --out or pass --overwrite"
-                    )
+                if row is None:
+                    continue
+                for name in fields:
+                    if row.get(name) != req.get(name):
+                        what = "prompt" if name == self.input_field else name
+                        raise ForgetlabError(
+                            f"cached sample {req['id']} was generated from a different {what} "
+                            "(data or transform changed); choose another --out or pass --overwrite"
+                        )
 
     # -- scoring --------------------------------------------------------------------------
     def prepare(self, backend: Backend, role: str) -> tuple[Backend, Finish | None]:

@@ -342,6 +342,7 @@ class Xnli(Benchmark[XnliResults]):
     generations_file = SAMPLES_FILE
     results_file = RESULTS_FILE
     models_file = MODELS_FILE
+    checked_fields = ("model_input", "answer")  # a relabelled pair must not keep its old score
 
     def __init__(
         self,
