@@ -97,39 +97,25 @@ def harmful_cmd(
     Generations are written to OUT/generations.jsonl and OUT/samples.jsonl, never printed
     unless --show-outputs.
     """
-    from forgetlab.llm.backends import Backend, load_backend
-    from forgetlab.llm.harmful_eval import build_back_translator, check_request, evaluate_harmful
-    from forgetlab.llm.judges import build_judge
+    from forgetlab.llm.harmful_eval import run_from_flags
     from forgetlab.report.harmful_report import render_markdown
 
-    check_request(
-        benchmark, _split_multi(languages) or None, _split_multi(transforms), limit=limit,
-        all_prompts=all_prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-    )  # fmt: skip
-
-    def load(spec: str) -> Backend:
-        return load_backend(
-            spec, dtype=dtype, device=device, batch_size=batch_size, chat_template=True
-        )
-
-    backend = load(model)
-    other = load(compare) if compare else None
-    judge = build_judge(judge_spec, load_backend=load)
-    bt = build_back_translator(back_translator, max_new_tokens=max_new_tokens)
-    results = evaluate_harmful(
-        backend,
-        out_dir=out_dir,
-        judge=judge,
+    results = run_from_flags(
+        model=model,
         benchmark=benchmark,
         languages=_split_multi(languages) or None,
         transforms=_split_multi(transforms),
-        back_translator=bt,
+        judge_spec=judge_spec,
+        back_translator=back_translator,
         limit=limit,
         all_prompts=all_prompts,
+        compare=compare,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
-        compare=other,
+        dtype=dtype,
+        device=device,
         overwrite=overwrite,
+        out_dir=out_dir,
     )
     click.echo(render_markdown(results))
     click.echo(

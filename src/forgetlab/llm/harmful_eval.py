@@ -499,6 +499,7 @@ class HarmfulBenchmark(Benchmark[HarmfulResults]):
             for role in self.roles
         }
         self.samples: JsonlCache | None = None
+        self._wanted: dict[str, Any] = {}  # this run's configuration as stored (for stale)
 
     def requests(self, role: str) -> list[dict[str, Any]]:
         return self._requests[role]
@@ -637,6 +638,60 @@ def evaluate_harmful(
         overwrite=overwrite,
         report=write_report,
         show_progress=show_progress,
+    )
+
+
+def run_from_flags(
+    *,
+    model: str,
+    benchmark: str,
+    languages: Sequence[str] | None,
+    transforms: Sequence[str],
+    judge_spec: str,
+    back_translator: str | None,
+    limit: int | None,
+    all_prompts: bool,
+    compare: str | None,
+    max_new_tokens: int,
+    batch_size: int,
+    dtype: str | None,
+    device: str | None,
+    overwrite: bool,
+    out_dir: str,
+) -> HarmfulResults:
+    """``forgetlab llm harmful``: check every flag before any model loads, load the models,
+    judge and back-translator, then :func:`evaluate_harmful` (the command prints)."""
+    from forgetlab.llm.backends import load_backend
+    from forgetlab.llm.judges import build_judge
+
+    check_request(
+        benchmark, languages, transforms, limit=limit, all_prompts=all_prompts,
+        max_new_tokens=max_new_tokens, batch_size=batch_size,
+    )  # fmt: skip
+
+    def load(spec: str) -> Backend:
+        return load_backend(
+            spec, dtype=dtype, device=device, batch_size=batch_size, chat_template=True
+        )
+
+    backend = load(model)
+    other = load(compare) if compare else None
+    judge = build_judge(judge_spec, load_backend=load)
+    bt = build_back_translator(back_translator, max_new_tokens=max_new_tokens)
+    return evaluate_harmful(
+        backend,
+        out_dir=out_dir,
+        judge=judge,
+        benchmark=benchmark,
+        languages=languages,
+        transforms=transforms,
+        back_translator=bt,
+        limit=limit,
+        all_prompts=all_prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        compare=other,
+        overwrite=overwrite,
     )
 
 
