@@ -15,7 +15,7 @@ its per-sample rows under ``step_dir`` (resumable JSONL).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,42 +117,46 @@ def icl_runner(n: int, languages: Sequence[str], batch_size: int) -> SuiteRunner
 def harmful_runner(
     n: int, languages: Sequence[str], batch_size: int, max_new_tokens: int
 ) -> SuiteRunner:
+    """The harmful benchmark object of ``forgetlab llm harmful`` (same prompts and ids, same
+    map-back-and-judge stage) with the substring judge and no back-translator; generations
+    are cached in ``step_dir/harmful.jsonl``, judged samples in ``step_dir/samples.jsonl``."""
     from forgetlab.llm.backends.base import GenerationConfig
-    from forgetlab.llm.benchmarks.harmful import harmful_prompts
-    from forgetlab.llm.judges import REFUSE, SubstringJudge, safe_judge
+    from forgetlab.llm.benchmarks.base import RunState
+    from forgetlab.llm.harmful_eval import HarmfulBenchmark
+    from forgetlab.llm.judges import REFUSE, SubstringJudge
     from forgetlab.llm.runner import generate_cached
     from forgetlab.results import JsonlCache
 
-    items = [
-        {**row, "id": f"{row['language']}/{row['index']}"}
-        for row in harmful_prompts(
-            suite_languages(languages, HARMFUL_LANGUAGES, "eval suite harmful"), limit=n
-        )
-    ]
-    judge = SubstringJudge()
+    langs = suite_languages(languages, HARMFUL_LANGUAGES, "eval suite harmful")
+    bench = HarmfulBenchmark(
+        "harmful",
+        judge=SubstringJudge(),
+        roles=("model",),
+        languages=langs,
+        limit=n,
+        batch_size=batch_size,
+    )
     gen = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-
-    def finish(item: Mapping[str, Any], output: str) -> dict[str, Any]:
-        verdict = safe_judge(judge, [item["prompt_en"]], [output])[0]
-        return {**item, "output": output, "label": verdict.label, "detail": verdict.detail}
 
     def run(backend: Any, step_dir: Path) -> dict[str, dict[str, float]]:
         cache = JsonlCache(step_dir / "harmful.jsonl")
         rows = generate_cached(
             backend,
-            items,
+            bench.requests("model"),
             cache=cache,
-            mode="chat",
+            mode=bench.mode,
             config=gen,
             batch_size=batch_size,
-            input_field="prompt",
-            finish=finish,
+            input_field=bench.input_field,
             desc="harmful",
             show_progress=False,
         )
+        state = RunState(out_dir=step_dir, cache=cache, config={})
+        bench.open(state)
+        judged = bench.score("model", rows, state)
         rates: dict[str, float] = {}
-        for lang in dict.fromkeys(r["language"] for r in rows):
-            mine = [r for r in rows if r["language"] == lang]
+        for lang in langs:
+            mine = [r for r in judged if r["language"] == lang]
             rates[lang] = sum(r["label"] == REFUSE for r in mine) / len(mine)
         return {"refusal_rate": rates}
 
