@@ -195,10 +195,22 @@ def test_hub_rows_through_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert source["kind"] == "hub" and source["id"] == "xnli"
 
 
-def test_hub_without_datasets_suggests_data(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_without_datasets_or_connection_suggests_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
-    with pytest.raises(ForgetlabError, match="--data PATH") as err:
+    with pytest.raises(ForgetlabError, match=r"needs the `datasets` package.*--data PATH") as err:
         load_examples(["en"])
+    assert "\n" not in str(err.value)
+
+    def offline(name: str, config: str, split: str) -> list[dict[str, Any]]:
+        raise ConnectionError("Couldn't reach 'xnli' on the Hub\n(offline)")
+
+    fake = types.ModuleType("datasets")
+    fake.load_dataset = offline  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    with pytest.raises(ForgetlabError, match=r"cannot load xnli/fr .*reach.*--data PATH") as err:
+        load_examples(["fr"])
     assert "\n" not in str(err.value)
 
 

@@ -236,12 +236,12 @@ def read_file(path: str | Path, languages: Sequence[str]) -> dict[str, list[Exam
 def read_hub(languages: Sequence[str]) -> tuple[dict[str, list[Example]], dict[str, Any]]:
     """The validation rows of ``xnli`` from the Hugging Face hub (needs ``datasets`` and a
     connection, or its local cache)."""
-    hint = "or pass --data PATH with a local JSONL/TSV file (docs/xnli.md#data)"
+    hint = "pass --data PATH with a local JSONL/TSV file instead (docs/xnli.md#data)"
     try:
         import datasets
     except ImportError:
         raise ForgetlabError(
-            f"XNLI from the hub needs the `datasets` package (pip install datasets), {hint}"
+            f"XNLI from the hub needs the `datasets` package (pip install datasets); {hint}"
         ) from None
     out: dict[str, list[Example]] = {}
     fingerprints: dict[str, str] = {}
