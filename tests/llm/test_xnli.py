@@ -340,6 +340,13 @@ def test_cli_end_to_end_and_errors(
     assert fake_loader[0]["chat_template"] is False and fake_loader[0]["add_bos"] is None
     assert cli([*args, "--languages", "en,de", "--limit", "6", "--out", str(out)]) == 0
     assert len(fake_loader) == 2  # a finished run loads no model
+    assert cli([*args, "--limit", "1", "--out", str(tmp_path / "all")]) == 0
+    assert list(json.loads((tmp_path / "all" / "results.json").read_text())["languages"]) == [
+        "en",
+        "fr",
+        "es",
+        "de",
+    ]  # without --languages: all four
     capsys.readouterr()
     bad = [
         ["--languages", "en,xx"],

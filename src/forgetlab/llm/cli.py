@@ -308,7 +308,7 @@ def icl_vs_if_cmd(
     "--compare", required=True, help="Tuned model spec, e.g. hf:codellama/CodeLlama-7b-hf."
 )
 @click.option(
-    "--languages", default="en,fr,es,de", show_default=True, help="Comma-separated languages."
+    "--languages", default=None, help="Comma-separated languages (default: all the benchmark has)."
 )
 @click.option(
     "--data",
@@ -334,7 +334,7 @@ def icl_vs_if_cmd(
 def xnli_cmd(
     model: str,
     compare: str,
-    languages: str,
+    languages: str | None,
     data: str | None,
     limit: int | None,
     batch_size: int,
@@ -352,7 +352,7 @@ def xnli_cmd(
     results = run_from_flags(
         model=model,
         compare=compare,
-        languages=_csv(languages),
+        languages=None if languages is None else _csv(languages),
         data=data,
         limit=limit,
         batch_size=batch_size,

@@ -492,7 +492,7 @@ def run_from_flags(
     *,
     model: str,
     compare: str,
-    languages: Sequence[str],
+    languages: Sequence[str] | None,
     data: str | None,
     limit: int | None,
     batch_size: int,
@@ -514,7 +514,7 @@ def run_from_flags(
     return evaluate_xnli(
         {"base": lazy(model), "tuned": lazy(compare)},
         out=out,
-        languages=languages,
+        languages=LANGUAGES if languages is None else languages,
         data=data,
         limit=limit,
         batch_size=batch_size,
