@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -496,3 +497,23 @@ def test_apertium_back_translator_covers_spanish_only() -> None:
     (text,) = bt.translate(["Lo siento, no puedo ayudar con eso."], "es")
     assert SubstringJudge().judge_one(text).label == REFUSE
     assert build_back_translator(None) is None and build_back_translator("none") is None
+
+
+def test_label_sample_is_stratified_seeded_and_complete() -> None:
+    from forgetlab.llm.harmful_eval import stratified_sample
+
+    samples = [
+        {"id": f"{role}/{cond}/{i}", "role": role, "condition": cond}
+        for role in ("model", "compare")
+        for cond in ("en", "ja", "en+rot13")
+        for i in range(10)
+    ]
+    picked = stratified_sample(samples, 14, seed=3)
+    assert len(picked) == len({p["id"] for p in picked}) == 14
+    per = Counter((p["role"], p["condition"]) for p in picked)
+    assert len(per) == 6 and set(per.values()) == {2, 3}  # 14 over 6 strata: 3,3,2,2,2,2
+    assert stratified_sample(samples, 14, seed=3) == picked
+    assert stratified_sample(samples, 14, seed=4) != picked
+    assert len(stratified_sample(samples, 500, seed=0)) == 60  # never more than there are
+    with pytest.raises(ForgetlabError, match="--sample"):
+        stratified_sample(samples, 0, seed=0)

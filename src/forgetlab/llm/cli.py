@@ -140,11 +140,20 @@ def label_group() -> None:
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("--out", "out_csv", required=True, type=click.Path(dir_okay=False))
 @click.option("--with-judge", is_flag=True, help="Include the judge's label (default: blind).")
-def label_export(run_dir: str, out_csv: str, with_judge: bool) -> None:
+@click.option(
+    "--sample",
+    type=int,
+    default=None,
+    help="Only N samples, spread evenly over every (model, condition).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+def label_export(
+    run_dir: str, out_csv: str, with_judge: bool, sample: int | None, seed: int
+) -> None:
     """Write a CSV with an empty `label` column for annotators (REFUSE/ANSWER/AMBIGUOUS)."""
     from forgetlab.llm.harmful_eval import export_label_csv
 
-    n = export_label_csv(run_dir, out_csv, with_judge=with_judge)
+    n = export_label_csv(run_dir, out_csv, with_judge=with_judge, sample=sample, seed=seed)
     click.echo(f"wrote {n} rows to {out_csv}")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import random
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -836,9 +837,23 @@ def load_samples(run_dir: str | Path) -> list[dict[str, Any]]:
     return list(JsonlCache(path, key="id").rows.values())
 
 
-def export_label_csv(run_dir: str | Path, out_csv: str | Path, *, with_judge: bool = False) -> int:
-    """Write a CSV for annotators (empty ``label`` column; judge labels only if asked)."""
+def export_label_csv(
+    run_dir: str | Path,
+    out_csv: str | Path,
+    *,
+    with_judge: bool = False,
+    sample: int | None = None,
+    seed: int = 0,
+) -> int:
+    """Write a CSV for annotators (empty ``label`` column; judge labels only if asked).
+
+    ``sample=N`` keeps N samples spread evenly over (model, condition) strata — each stratum
+    shuffled with ``seed``, then taken round-robin — so a small hand-labelled set covers every
+    condition of both models instead of the first few hundred rows of one.
+    """
     samples = load_samples(run_dir)
+    if sample is not None:
+        samples = stratified_sample(samples, sample, seed)
     fields = [*CSV_FIELDS, "judge_label"] if with_judge else list(CSV_FIELDS)
     target = Path(out_csv)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -853,6 +868,27 @@ def export_label_csv(run_dir: str | Path, out_csv: str | Path, *, with_judge: bo
                 row["judge_label"] = s.get("label", "")
             writer.writerow(row)
     return len(samples)
+
+
+def stratified_sample(samples: Sequence[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` samples taken round-robin from seeded shuffles of each (role, condition) stratum."""
+    if n < 1:
+        raise ForgetlabError(f"--sample must be >= 1 (got {n})")
+    strata: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in samples:
+        strata.setdefault((str(s.get("role", "")), str(s.get("condition", ""))), []).append(s)
+    rng = random.Random(seed)
+    queues = []
+    for key in sorted(strata):
+        rows = sorted(strata[key], key=lambda r: str(r["id"]))
+        rng.shuffle(rows)
+        queues.append(rows)
+    picked: list[dict[str, Any]] = []
+    while len(picked) < n and any(queues):
+        for q in queues:
+            if q and len(picked) < n:
+                picked.append(q.pop(0))
+    return picked
 
 
 def import_labels(run_dir: str | Path, csv_path: str | Path, annotator: str) -> dict[str, int]:

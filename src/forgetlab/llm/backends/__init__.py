@@ -99,10 +99,13 @@ def load_backend(
             batch_size=batch_size,
             add_bos=entry.add_bos if add_bos is None else add_bos,
             chat_template=chat_template,
-            revision="sha256:" + str(marker.get("gguf_sha256", ""))[:16],
+            # a shipped adapter is identified by its own hash, the base by its GGUF's
+            revision="sha256:"
+            + str(marker.get("adapter_sha256") or marker.get("gguf_sha256", ""))[:16],
             extra={
                 "package": marker.get("distribution", ""),
                 "gguf_sha256": marker.get("gguf_sha256", ""),
+                **{k: marker[k] for k in ("base", "adapter_sha256") if k in marker},
             },
         )
     if kind == "hf":
