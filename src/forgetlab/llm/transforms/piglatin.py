@@ -33,7 +33,7 @@ from functools import cache
 
 from forgetlab.data import data_path
 from forgetlab.llm.transforms._util import no_arg
-from forgetlab.llm.transforms.base import Transform, register
+from forgetlab.llm.transforms.base import Transform
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -262,13 +262,11 @@ class PigLatinClassic(Transform):
         return _LETTERS.sub(lambda m: decode_word(m.group(), classic=True), text)
 
 
-@register("piglatin")
-def _piglatin(arg: str) -> Transform:
+def make_piglatin(arg: str) -> Transform:
     no_arg("piglatin", arg)
     return PigLatin()
 
 
-@register("piglatin-classic")
-def _piglatin_classic(arg: str) -> Transform:
+def make_piglatin_classic(arg: str) -> Transform:
     no_arg("piglatin-classic", arg)
     return PigLatinClassic()
