@@ -265,6 +265,8 @@ def _pair_score(prev: str, word: str) -> float:
     return max(table.get((right, left), 0.0) for right in context_keys(prev)[1])
 
 
+# Recorded in describe(): outputs read back with another decoder are not mixed in a run.
+DECODER = "frequency+word-pairs"
 # Weight of the word-pair evidence against the one-word score: chosen on MultiJail's English
 # prompts (0.2-0.3 decode alike there), never on the pools whose round trips we report.
 CONTEXT_WEIGHT = 0.25
@@ -386,7 +388,7 @@ class PigLatin(Transform):
         return decode_text(text)
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "rules": "paper"}
+        return {**super().describe(), "rules": "paper", "decoder": DECODER}
 
 
 class PigLatinClassic(Transform):
@@ -401,6 +403,9 @@ class PigLatinClassic(Transform):
 
     def inverse(self, text: str) -> str:
         return decode_text(text, classic=True)
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "decoder": DECODER}
 
 
 def make_piglatin(arg: str) -> Transform:
