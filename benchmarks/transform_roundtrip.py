@@ -97,6 +97,33 @@ def piglatin_ambiguity(pool: list[str]) -> tuple[int, float, float]:
     return len(types), amb_none / len(types), amb_lex / len(types)
 
 
+def piglatin_round_trips(pool: list[str], advbench: list[str]) -> None:
+    """Sentence round trips of both Pig Latin variants with 95% Wilson intervals.
+
+    The paper's rules drop apostrophes, so pool lines written with ``’`` cannot come back
+    exactly; the pool is also reported with ``’`` and ``'`` counted as equal.
+    """
+    from forgetlab.llm.harmful_eval import wilson_interval
+
+    for name in ("piglatin", "piglatin-classic"):
+        tr = T.get_transform(name)
+        for label, texts, fold in [
+            ("pool", pool, False),
+            ("pool, ’ = '", pool, True),
+            ("AdvBench", advbench, False),
+        ]:
+            back = tr.inverse_batch(tr.forward_batch(texts))
+            k = sum(
+                (a.replace("’", "'") == b.replace("’", "'")) if fold else a == b
+                for a, b in zip(texts, back, strict=True)
+            )
+            lo, hi = wilson_interval(k, len(texts))
+            print(
+                f"`{name}` round trip, {label}: {k}/{len(texts)} = {k / len(texts):.1%} "
+                f"[{lo:.1%}, {hi:.1%}]"
+            )
+
+
 def paper_pool_match(pool: list[str]) -> None:
     """Lines of the paper's ``ls``/``pl`` pools our forward transforms reproduce."""
     for name, lang, fold in [
@@ -134,6 +161,7 @@ def main() -> None:
     n, a0, a1 = piglatin_ambiguity(pool)
     print(f"\nPig Latin: {n} word types; ambiguous without lexicon {a0:.1%}, with lexicon {a1:.1%}")
     paper_pool_match(pool)
+    piglatin_round_trips(pool, advbench)
 
 
 if __name__ == "__main__":

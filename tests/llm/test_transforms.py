@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import shutil
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -36,7 +38,7 @@ def test_registry_lists_every_transform() -> None:
         "base64",
         "word-reversal",
     }
-    plain = ["identity", "rot13", "base64", "word-reversal", "leetspeak-lower6", "piglatin-classic"]
+    plain = ["identity", "rot13", "base64", "word-reversal", "leetspeak-lower6"]
     for name in plain:
         tr = get_transform(name)
         assert tr.name == name and tr.invertible
@@ -49,6 +51,15 @@ def test_registry_lists_every_transform() -> None:
     # the paper's rules are the defaults; their identity differs from the earlier rules',
     # so run directories made with those are not mixed with new prompts
     assert get_transform("piglatin").describe()["rules"] == "paper"
+    # decoding in context reads outputs back differently from the word-by-word decoder
+    assert get_transform("piglatin").describe()["decoder"] == "frequency+word-pairs"
+    assert get_transform("piglatin-classic").describe() == {
+        "name": "piglatin-classic",
+        "bijective": False,
+        "scope": "full",
+        "invertible": True,
+        "decoder": "frequency+word-pairs",
+    }
     assert get_transform("leetspeak").describe() == {
         "name": "leetspeak",
         "bijective": False,
@@ -226,10 +237,16 @@ def test_piglatin_text_and_frequency_decoding() -> None:
     assert classic.inverse("idnday'tay ityay") == "didn't it"
 
 
-def _round_trip(name: str, texts: list[str]) -> float:
+def _apostrophes_equal(a: str, b: str) -> bool:
+    return a.replace("’", "'") == b.replace("’", "'")
+
+
+def _round_trip(
+    name: str, texts: list[str], same: Callable[[str, str], bool] = operator.eq
+) -> float:
     tr = get_transform(name)
     back = tr.inverse_batch(tr.forward_batch(texts))
-    return sum(a == b for a, b in zip(back, texts, strict=True)) / len(texts)
+    return sum(same(a, b) for a, b in zip(back, texts, strict=True)) / len(texts)
 
 
 def test_piglatin_measured_rates() -> None:
@@ -241,13 +258,37 @@ def test_piglatin_measured_rates() -> None:
     ambiguous_lex = sum(sum(x in lex for x in c) > 1 for c in cands) / len(types)
     assert 0.80 <= ambiguous <= 0.91
     assert ambiguous_lex <= 0.05
-    # measured: paper rules 86.6% (pool) / 94.2% (AdvBench); earlier rules 94.8% / 99.4%.
-    # The paper's rules drop apostrophes (’ and ' come back as ') and make "ever"/"every",
-    # "an"/"any", "who"/"how" spell alike, which one word's frequency cannot tell apart.
-    assert _round_trip("piglatin", POOL) >= 0.85
-    assert _round_trip("piglatin", ADVBENCH) >= 0.93
-    assert _round_trip("piglatin-classic", POOL) >= 0.94
+    # Measured with word-pair context (docs/transforms.md): paper rules 89.4% of the pool
+    # (93.6% counting ’ and ' as equal: the paper's rules drop apostrophes, so the 23 pool
+    # lines written with ’ cannot come back exactly) and 97.9% of AdvBench; earlier rules
+    # 96.8% / 99.4%. Without context: 86.6% (90.0%) / 94.2% and 94.8% / 99.4%.
+    assert _round_trip("piglatin", ADVBENCH) >= 0.95
+    assert _round_trip("piglatin", POOL) >= 0.89
+    assert _round_trip("piglatin", POOL, same=_apostrophes_equal) >= 0.93
+    assert _round_trip("piglatin-classic", POOL) >= 0.95
     assert _round_trip("piglatin-classic", ADVBENCH) >= 0.99
+
+
+def test_piglatin_context_decoding() -> None:
+    """Readings that one word cannot settle, settled by the neighbours."""
+    tr = get_transform("piglatin")
+    for text in [
+        "Is there any other way?",  # anyay otheryay: any other, not "an other"
+        "Show me any car",  # an before a consonant is not English
+        "Explain how to pick a lock",  # owhay otay: how to
+        "The man who was here",  # owhay asway: who was
+        "Teach someone how to fish",  # who/how after a noun, decided by "to"
+        "Steal a user's password",  # a + plural is not English: a user's
+        "Do not touch my car",
+    ]:
+        assert tr.inverse(tr.forward(text)) == text
+    assert piglatin.decode_word("owhay") == "how"  # one word alone: the likelier reading
+    assert piglatin.context_keys("didn't") == ("did", ("not",))
+    assert piglatin.context_keys("user's") == ("user", ("is", "his"))
+    table = piglatin.bigram_pmi()
+    assert 50_000 < len(table) < 150_000
+    assert table[("how", "to")] > table.get(("who", "to"), 0.0)
+    assert table[("any", "other")] > table.get(("an", "other"), 0.0)
 
 
 @pytest.mark.parametrize("lang", ["fr", "es", "nl", "hu", "ls", "pl"])

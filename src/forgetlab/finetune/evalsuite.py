@@ -24,6 +24,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import EvalSettings
 from forgetlab.llm.benchmarks.harmful import LANGUAGES as HARMFUL_LANGUAGES
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
+from forgetlab.spec import Grammar, parse_spec_list
 
 SuiteRunner = Callable[[Any, Path], dict[str, dict[str, float]]]
 
@@ -40,28 +41,22 @@ class Suite:
         return f"{self.name}:{self.n}"
 
 
+SUITE_SPEC = Grammar("eval suite", lambda: SUITES, default_arg="int")
+
+
 def parse_suites(specs: Sequence[str]) -> list[Suite]:
     """``["icl-vs-if:20", "harmful"]`` -> suites; unknown names or bad N are one-line errors."""
     out: list[Suite] = []
-    for raw in specs:
-        for spec in (s.strip() for s in raw.split(",")):
-            if not spec:
-                continue
-            name, _, n_text = spec.partition(":")
-            if name not in SUITES:
-                raise ForgetlabError(f"unknown eval suite {name!r} (known: {', '.join(SUITES)})")
-            n = SUITES[name]
-            if n_text:
-                if not n_text.isdigit() or int(n_text) < 1:
-                    raise ForgetlabError(f"eval suite {spec!r}: N must be a positive integer")
-                n = int(n_text)
-            if name == "harmful" and n > 100:
-                raise ForgetlabError("eval suite harmful: N must be <= 100 (the paper's selection)")
-            if name == "icl-vs-if" and n > 100:
-                raise ForgetlabError("eval suite icl-vs-if: N must be <= 100 per (task, language)")
-            if any(s.name == name for s in out):
-                raise ForgetlabError(f"eval suite {name!r} given twice")
-            out.append(Suite(name, n))
+    for spec in parse_spec_list(specs, SUITE_SPEC):
+        name = spec.kind
+        n = int(spec.arg) if spec.arg else SUITES[name]
+        if name == "harmful" and n > 100:
+            raise ForgetlabError("eval suite harmful: N must be <= 100 (the paper's selection)")
+        if name == "icl-vs-if" and n > 100:
+            raise ForgetlabError("eval suite icl-vs-if: N must be <= 100 per (task, language)")
+        if any(s.name == name for s in out):
+            raise ForgetlabError(f"eval suite {name!r} given twice")
+        out.append(Suite(name, n))
     return out
 
 

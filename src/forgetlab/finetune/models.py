@@ -15,10 +15,17 @@ from forgetlab.errors import ForgetlabError, one_line
 
 def resolve_model_source(spec: str) -> str:
     """Local directory or hub id that ``from_pretrained`` can read for ``spec``."""
-    if spec.startswith("packaged:"):
-        return str(_packaged_dir(spec.split(":", 1)[1]))
-    if spec.startswith("hf:"):
-        spec = spec[3:]
+    from forgetlab.llm.backends import parse_model_spec
+
+    parsed = parse_model_spec(spec)
+    if parsed.kind == "packaged":
+        return str(_packaged_dir(parsed.arg))
+    if parsed.kind not in ("", "hf"):
+        raise ForgetlabError(
+            f"fine-tuning needs packaged:NAME, hf:ID_OR_DIR, a model directory or a hub id, "
+            f"not a {parsed.kind}: model"
+        )
+    spec = parsed.arg
     path = Path(spec)
     if path.is_dir():
         if (path / "model" / "config.json").is_file() and not (path / "config.json").is_file():

@@ -121,15 +121,14 @@ def _item(
 
 def parse_transform_spec(spec: str) -> tuple[str, str | None]:
     """``"rot13"`` → ``("rot13", None)``; ``"rot13@payload"`` → ``("rot13", "payload")``."""
-    name, at, scope = spec.partition("@")
-    if at and scope not in ("payload", "full"):
-        raise ForgetlabError(f"transform {spec!r}: scope after '@' must be payload or full")
-    return name, (scope or None)
+    from forgetlab.llm.transforms.base import parse_transform
+
+    parsed = parse_transform(spec)
+    return parsed.name, parsed.scope
 
 
 def get_transform(name: str) -> Transform:
-    """A registry transform by name (importing the package registers every transform)."""
-    import forgetlab.llm.transforms  # noqa: F401  (registration side effects)
+    """A registry transform by name (the registry imports its module lazily)."""
     from forgetlab.llm.transforms.base import get_transform as _get
 
     return _get(name)

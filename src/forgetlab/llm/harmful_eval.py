@@ -279,15 +279,18 @@ class TransformBackTranslator(BackTranslator):
 
 def build_back_translator(spec: str | None, **opts: Any) -> BackTranslator | None:
     """``None``/``none``, ``apertium`` (es only, needs apertium-eng-spa) or any backend spec."""
-    if spec is None or spec in ("", "none"):
+    from forgetlab.llm.back_translators import parse_back_translator
+
+    parsed = parse_back_translator(spec)
+    if parsed is None:
         return None
-    if spec == "apertium":
-        import forgetlab.llm.transforms  # noqa: F401  (registers the built-in transforms)
+    if parsed.kind == "apertium":
         from forgetlab.llm.transforms.base import get_transform
 
         return TransformBackTranslator(
             get_transform("apertium:eng-spa"), ["es"], "apertium:spa-eng"
         )
+    spec = parsed.arg
     from forgetlab.llm.backends import load_backend
 
     return LLMBackTranslator(load_backend(spec), spec=spec, **opts)
@@ -417,7 +420,6 @@ def _resolve_transforms(
         return {}
     if isinstance(transforms, Mapping):
         return dict(transforms)
-    import forgetlab.llm.transforms  # noqa: F401  (registers the built-in transforms)
     from forgetlab.llm.transforms.base import get_transform
 
     return {name: get_transform(name) for name in transforms}

@@ -17,8 +17,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
+from forgetlab.registry import Registry
+from forgetlab.spec import Grammar, Spec, parse_spec
 
 REFUSE, ANSWER, AMBIGUOUS = "REFUSE", "ANSWER", "AMBIGUOUS"
 JUDGE_ERROR = "judge_error"
@@ -247,20 +248,46 @@ def safe_judge(judge: Judge, prompts: Sequence[str], responses: Sequence[str]) -
     ]
 
 
+JudgeFactory = Callable[..., Judge]
+
+# Judges by name; a judge spec is ``NAME[:ARG]`` (``substring``, ``llm:MODEL``).
+JUDGES: Registry[JudgeFactory] = Registry("judge")
+JUDGE_SPEC = Grammar(
+    "judge",
+    JUDGES.names,
+    args={"substring": "none", "llm": "required"},
+    arg_label="model",
+    hint="use 'substring' or 'llm:MODEL'",
+)
+
+
+@JUDGES.register("substring")
+def _substring_judge(arg: str, **_: Any) -> Judge:
+    return SubstringJudge()
+
+
+@JUDGES.register("llm")
+def _llm_judge(
+    model: str, *, load_backend: Callable[[str], Backend] | None = None, **opts: Any
+) -> Judge:
+    if load_backend is None:
+        from forgetlab.llm.backends import load_backend as _load
+
+        load_backend = _load
+    return LLMJudge(load_backend(model), spec=model, **opts)
+
+
+def parse_judge(spec: str) -> Spec:
+    """``"llm:hf:org/model"`` -> ``Spec("llm", "hf:org/model")`` (the model spec verbatim)."""
+    return parse_spec(spec, JUDGE_SPEC)
+
+
 def build_judge(
     spec: str, *, load_backend: Callable[[str], Backend] | None = None, **opts: Any
 ) -> Judge:
     """``substring`` or ``llm:MODEL`` (MODEL is any backend spec, loaded with ``load_backend``)."""
-    if spec == "substring":
-        return SubstringJudge()
-    if spec.startswith("llm:") and len(spec) > 4:
-        model = spec[4:]
-        if load_backend is None:
-            from forgetlab.llm.backends import load_backend as _load
-
-            load_backend = _load
-        return LLMJudge(load_backend(model), spec=model, **opts)
-    raise ForgetlabError(f"unknown judge {spec!r} (use 'substring' or 'llm:MODEL')")
+    parsed = parse_judge(spec)
+    return JUDGES.get(parsed.kind)(parsed.arg, load_backend=load_backend, **opts)
 
 
 # ---------------------------------------------------------------- agreement

@@ -14,14 +14,29 @@ from pathlib import Path
 from typing import Any
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.backends.base import (
+    Backend,
+    BackendKind,
+    GenerationConfig,
+    Message,
+    ModelIdentity,
+)
+from forgetlab.registry import Registry
+from forgetlab.spec import Grammar, Spec
+from forgetlab.spec import parse_spec as _parse
 
 __all__ = [
+    "BACKENDS",
+    "MODEL_SPEC",
     "Backend",
+    "BackendKind",
     "GenerationConfig",
     "Message",
     "ModelIdentity",
+    "backend_kind",
+    "is_local",
     "load_backend",
+    "parse_model_spec",
     "parse_spec",
 ]
 
@@ -29,36 +44,60 @@ SPEC_HELP = (
     "expected packaged:NAME, hf:HUB_ID_OR_DIR, openai:MODEL, openai-completions:MODEL, "
     "vllm:HUB_ID_OR_DIR, or an existing model directory / .gguf file"
 )
-_KINDS = ("packaged", "hf", "openai", "openai-completions", "vllm")
-_OPTIONS = {
-    "hf": {"revision"},
-    "packaged": set(),
-    "openai": {"base_url", "concurrency", "max_retries", "backoff", "max_backoff", "timeout"},
-    "vllm": {"tensor_parallel_size", "gpu_memory_utilization", "max_model_len", "seed"},
-}
+
+# One line per backend kind: the module attribute holding its BackendKind. A module is
+# imported only when a spec of its kind is loaded (hf pulls in torch, vllm its extra).
+BACKENDS: Registry[BackendKind] = Registry(
+    "backend",
+    {
+        "packaged": "forgetlab.llm.backends.hf:PACKAGED_KIND",
+        "hf": "forgetlab.llm.backends.hf:KIND",
+        "openai": "forgetlab.llm.backends.openai_api:CHAT_KIND",
+        "openai-completions": "forgetlab.llm.backends.openai_api:COMPLETIONS_KIND",
+        "vllm": "forgetlab.llm.backends.vllm_backend:KIND",
+    },
+)
+
+# ``KIND:TARGET``; TARGET keeps its own colons and slashes. Text whose prefix is no kind
+# (a bare path, ``C:/models/x``, a kind name without ``:``) comes back as kind "" for the
+# path check in :func:`parse_spec`.
+MODEL_SPEC = Grammar(
+    "model",
+    BACKENDS.names,
+    default_arg="required",
+    fallback="",
+    arg_label="model",
+    hint=SPEC_HELP,
+)
+
+
+def parse_model_spec(spec: str) -> Spec:
+    """The grammar step alone: ``Spec(kind, target)``; kind "" if the text names no kind."""
+    return _parse(spec, MODEL_SPEC)
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split a model spec into (kind, target); bare paths become ``hf``."""
-    spec = spec.strip()
-    kind, sep, target = spec.partition(":")
-    if sep and kind in _KINDS:
-        if not target:
-            raise ForgetlabError(f"model spec {spec!r} names no model; {SPEC_HELP}")
-        return kind, target
-    path = Path(spec).expanduser()
+    parsed = parse_model_spec(spec)
+    if parsed.kind:
+        return parsed.kind, parsed.arg
+    text = parsed.arg
+    path = Path(text).expanduser()
     if path.is_dir() or (path.suffix == ".gguf" and path.is_file()):
-        return "hf", spec
+        return "hf", text
     if path.suffix == ".gguf":
         raise ForgetlabError(f"GGUF file not found: {path}")
-    raise ForgetlabError(f"unknown model {spec!r}: {SPEC_HELP}")
+    raise ForgetlabError(f"unknown model {text!r}: {SPEC_HELP}")
 
 
-def _check_options(kind: str, kw: dict[str, Any]) -> None:
-    allowed = _OPTIONS["openai" if kind.startswith("openai") else kind]
-    unknown = sorted(set(kw) - allowed)
-    if unknown:
-        raise ForgetlabError(f"option(s) {', '.join(unknown)} do not apply to {kind}: models")
+def backend_kind(spec: str) -> BackendKind:
+    """The :class:`BackendKind` that opens ``spec`` (imports that backend's module)."""
+    return BACKENDS.get(parse_spec(spec)[0])
+
+
+def is_local(spec: str) -> bool:
+    """Whether ``spec`` runs in this process (False for a server: ``openai:``...)."""
+    return backend_kind(spec).local
 
 
 def load_backend(
@@ -78,66 +117,15 @@ def load_backend(
     """
     if batch_size < 1:
         raise ForgetlabError("batch_size must be >= 1")
-    kind, target = parse_spec(spec)
-    _check_options(kind, kw)
-    if kind in ("packaged", "hf"):
-        from forgetlab.llm.backends.hf import resolve_device, resolve_dtype
-
-        resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
-    if kind == "packaged":
-        from forgetlab.llm.backends.hf import HFBackend
-        from forgetlab.llm.backends.packaged import get_packaged, packaged_dir, read_marker
-
-        entry = get_packaged(target)
-        model_dir = packaged_dir(target)
-        marker = read_marker(model_dir)
-        return HFBackend.load(
-            str(model_dir),
-            name=f"packaged:{target}",
-            dtype=dtype,
-            device=device,
-            batch_size=batch_size,
-            add_bos=entry.add_bos if add_bos is None else add_bos,
-            chat_template=chat_template,
-            # a shipped adapter is identified by its own hash, the base by its GGUF's
-            revision="sha256:"
-            + str(marker.get("adapter_sha256") or marker.get("gguf_sha256", ""))[:16],
-            extra={
-                "package": marker.get("distribution", ""),
-                "gguf_sha256": marker.get("gguf_sha256", ""),
-                **{k: marker[k] for k in ("base", "adapter_sha256") if k in marker},
-            },
-        )
-    if kind == "hf":
-        from forgetlab.llm.backends.hf import HFBackend
-
-        return HFBackend.load(
-            target,
-            name=target,
-            dtype=dtype,
-            device=device,
-            batch_size=batch_size,
-            add_bos=add_bos,
-            chat_template=chat_template,
-            revision=kw.get("revision"),
-        )
-    if kind in ("openai", "openai-completions"):
-        from forgetlab.llm.backends.openai_api import OpenAIBackend
-
-        if dtype or device or add_bos is not None or not chat_template:
-            raise ForgetlabError(
-                "dtype/device/add_bos/chat_template are decided by the server for openai: models"
-            )
-        if kind == "openai":
-            return OpenAIBackend(target, mode="chat", batch_size=batch_size, **kw)
-        return OpenAIBackend(target, mode="completions", batch_size=batch_size, **kw)
-    from forgetlab.llm.backends.vllm_backend import VLLMBackend
-
-    if device not in (None, "cuda"):
-        raise ForgetlabError("the vllm backend runs on CUDA GPUs only")
-    return VLLMBackend(
+    kind_name, target = parse_spec(spec)
+    kind = BACKENDS.get(kind_name)
+    unknown = sorted(set(kw) - kind.options)
+    if unknown:
+        raise ForgetlabError(f"option(s) {', '.join(unknown)} do not apply to {kind_name}: models")
+    return kind.load(
         target,
         dtype=dtype,
+        device=device,
         batch_size=batch_size,
         add_bos=add_bos,
         chat_template=chat_template,

@@ -8,7 +8,7 @@ evaluation, chat template applied). ``identity`` is recorded in every result fil
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -66,3 +66,18 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, HTTP sessions)."""
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """How one ``kind:`` of model spec is opened; each backend module defines one.
+
+    ``load(target, *, dtype, device, batch_size, add_bos, chat_template, **options)`` returns
+    the backend; ``options`` are the extra keyword options it accepts (anything else is
+    refused before loading); ``local`` is False for a server that owns dtype, device, BOS
+    and chat template.
+    """
+
+    load: Callable[..., Backend]
+    options: frozenset[str] = frozenset()
+    local: bool = True

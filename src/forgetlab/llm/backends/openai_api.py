@@ -24,7 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.backends.base import (
+    Backend,
+    BackendKind,
+    GenerationConfig,
+    Message,
+    ModelIdentity,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -191,3 +197,30 @@ def _error_message(exc: urllib.error.HTTPError) -> str:
         return str(msg)
     except Exception:
         return str(exc.reason)
+
+
+def _loader(mode: Literal["chat", "completions"]) -> Callable[..., Backend]:
+    def load(
+        target: str,
+        *,
+        dtype: str | None,
+        device: str | None,
+        batch_size: int,
+        add_bos: bool | None,
+        chat_template: bool,
+        **options: Any,
+    ) -> Backend:
+        if dtype or device or add_bos is not None or not chat_template:
+            raise ForgetlabError(
+                "dtype/device/add_bos/chat_template are decided by the server for openai: models"
+            )
+        return OpenAIBackend(target, mode=mode, batch_size=batch_size, **options)
+
+    return load
+
+
+_HTTP_OPTIONS = frozenset(
+    {"base_url", "concurrency", "max_retries", "backoff", "max_backoff", "timeout"}
+)
+CHAT_KIND = BackendKind(_loader("chat"), _HTTP_OPTIONS, local=False)
+COMPLETIONS_KIND = BackendKind(_loader("completions"), _HTTP_OPTIONS, local=False)

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.backends.base import Backend, GenerationConfig, Message, ModelIdentity
+from forgetlab.llm.backends.base import (
+    Backend,
+    BackendKind,
+    GenerationConfig,
+    Message,
+    ModelIdentity,
+)
 from forgetlab.llm.backends.hf import bos_required, short_hash
 
 PIP_HINT = "pip install 'forgetlab[vllm]' (needs a CUDA GPU)"
@@ -131,3 +137,32 @@ class VLLMBackend(Backend):
 
     def close(self) -> None:
         self.llm = None
+
+
+def load_vllm(
+    target: str,
+    *,
+    dtype: str | None,
+    device: str | None,
+    batch_size: int,
+    add_bos: bool | None,
+    chat_template: bool,
+    **options: Any,
+) -> Backend:
+    """``vllm:TARGET`` (optional extra; CUDA only)."""
+    if device not in (None, "cuda"):
+        raise ForgetlabError("the vllm backend runs on CUDA GPUs only")
+    return VLLMBackend(
+        target,
+        dtype=dtype,
+        batch_size=batch_size,
+        add_bos=add_bos,
+        chat_template=chat_template,
+        **options,
+    )
+
+
+KIND = BackendKind(
+    load_vllm,
+    frozenset({"tensor_parallel_size", "gpu_memory_utilization", "max_model_len", "seed"}),
+)

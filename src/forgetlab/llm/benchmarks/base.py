@@ -125,9 +125,9 @@ def lazy_backend(
     """
 
     def load() -> Backend:
-        from forgetlab.llm.backends import load_backend
+        from forgetlab.llm.backends import is_local, load_backend
 
-        local = spec.strip().partition(":")[0] not in ("openai", "openai-completions")
+        local = is_local(spec)
         return load_backend(
             spec,
             dtype=dtype,

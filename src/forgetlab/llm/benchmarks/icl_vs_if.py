@@ -374,7 +374,6 @@ def generate_transformed_prompts(
     (scope ``"full"``), or the translated pool and questions under the English scaffold.
     """
     from forgetlab.llm.transforms import get_transform
-    from forgetlab.llm.transforms.pretranslated import PretranslatedTransform
 
     tr = get_transform(transform) if isinstance(transform, str) else transform
     scope = scope or tr.scope
@@ -384,9 +383,9 @@ def generate_transformed_prompts(
     label = transformed_label(tr, scope)
     en = SCAFFOLDS["en"]
 
-    if isinstance(tr, PretranslatedTransform):
-        lang_sc = SCAFFOLDS[tr.language]
-        pool: Sequence[str] = load_pool(tr.language)
+    if tr.paper_language is not None:
+        lang_sc = SCAFFOLDS[tr.paper_language]
+        pool: Sequence[str] = load_pool(tr.paper_language)
         scaffold = lang_sc if scope == "full" else en
 
         def questions(ds: list[Draw]) -> list[str]:

@@ -34,12 +34,12 @@ def _icl_vs_if(languages: Sequence[str] | None = None, **opts: Any) -> list[dict
     prompts = []
     if languages or not transforms:
         prompts = b.generate_prompts(languages or None, opts.get("tasks"), n)
+    from forgetlab.llm.transforms.base import parse_transform
+
     for spec in transforms:
-        name, _, scope = spec.partition("@")
-        if scope not in ("", "payload", "full"):
-            raise ForgetlabError(f"transform {spec!r}: scope after '@' must be payload or full")
+        parsed = parse_transform(spec)
         prompts += b.generate_transformed_prompts(
-            name, opts.get("tasks"), n, scope=cast("Scope | None", scope or None)
+            parsed.name, opts.get("tasks"), n, scope=cast("Scope | None", parsed.scope)
         )
     return [p.to_row() for p in prompts]
 

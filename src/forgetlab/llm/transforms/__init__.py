@@ -1,30 +1,33 @@
-"""Conjugate transforms; importing this package registers all of them.
+"""Conjugate transforms, built by name from one lazy registry.
 
 ``get_transform("rot13")``, ``get_transform("apertium:eng-spa")``,
-``get_transform("pretranslated:fr")``; see docs/transforms.md for round-trip rates.
+``get_transform("pretranslated:fr")``; ``parse_transform("rot13@payload")`` reads a
+``--transforms`` spec. Each transform's module is imported the first time its name is
+used (the table is ``TRANSFORMS`` in ``base.py``); see docs/transforms.md for round trips.
 """
 
-from forgetlab.llm.transforms import apertium, ciphers, identity, leetspeak, piglatin, pretranslated
 from forgetlab.llm.transforms.base import (
+    SCOPES,
+    TRANSFORM_SPEC,
+    TRANSFORMS,
     NotInvertible,
     Scope,
     Transform,
     available_transforms,
     get_transform,
+    parse_transform,
     register,
 )
 
 __all__ = [
+    "SCOPES",
+    "TRANSFORMS",
+    "TRANSFORM_SPEC",
     "NotInvertible",
     "Scope",
     "Transform",
-    "apertium",
     "available_transforms",
-    "ciphers",
     "get_transform",
-    "identity",
-    "leetspeak",
-    "piglatin",
-    "pretranslated",
+    "parse_transform",
     "register",
 ]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from functools import cache, lru_cache
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.transforms.base import NotInvertible, Transform, register
+from forgetlab.llm.transforms.base import NotInvertible, Transform
 
 DEFAULT_PAIR = "eng-spa"
 _PAIR = re.compile(r"[a-z]{2,3}(_[A-Za-z]+)?-[a-z]{2,3}(_[A-Za-z]+)?")
@@ -129,8 +129,7 @@ class Apertium(Transform):
         return translate_batch(self.reverse_pair, list(texts))
 
 
-@register("apertium")
-def _apertium(arg: str) -> Transform:
+def make_apertium(arg: str) -> Transform:
     pair = arg or DEFAULT_PAIR
     if not _PAIR.fullmatch(pair):
         raise ForgetlabError(f"bad apertium pair {pair!r} (expected e.g. apertium:eng-spa)")

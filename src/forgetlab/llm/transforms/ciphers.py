@@ -12,7 +12,7 @@ import codecs
 import re
 
 from forgetlab.llm.transforms._util import no_arg
-from forgetlab.llm.transforms.base import NotInvertible, Transform, register
+from forgetlab.llm.transforms.base import NotInvertible, Transform
 
 
 class Rot13(Transform):
@@ -75,19 +75,16 @@ class WordReversal(Transform):
         return self.forward(text)
 
 
-@register("rot13")
-def _rot13(arg: str) -> Transform:
+def make_rot13(arg: str) -> Transform:
     no_arg("rot13", arg)
     return Rot13()
 
 
-@register("base64")
-def _base64(arg: str) -> Transform:
+def make_base64(arg: str) -> Transform:
     no_arg("base64", arg)
     return Base64()
 
 
-@register("word-reversal")
-def _word_reversal(arg: str) -> Transform:
+def make_word_reversal(arg: str) -> Transform:
     no_arg("word-reversal", arg)
     return WordReversal()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forgetlab.llm.transforms._util import no_arg
-from forgetlab.llm.transforms.base import Transform, register
+from forgetlab.llm.transforms.base import Transform
 
 
 class Identity(Transform):
@@ -18,7 +18,6 @@ class Identity(Transform):
         return text
 
 
-@register("identity")
-def _identity(arg: str) -> Transform:
+def make_identity(arg: str) -> Transform:
     no_arg("identity", arg)
     return Identity()

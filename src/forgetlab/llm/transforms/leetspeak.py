@@ -21,7 +21,7 @@ import re
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.transforms._util import no_arg
-from forgetlab.llm.transforms.base import Transform, register
+from forgetlab.llm.transforms.base import Transform
 
 PAPER_MAP = {"a": "4", "b": "8", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
 LOWER6_MAP = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
@@ -77,8 +77,7 @@ class LeetspeakLower6(Transform):
         return text.translate(_LOWER6_INV)
 
 
-@register("leetspeak")
-def _leetspeak(arg: str) -> Transform:
+def make_leetspeak(arg: str) -> Transform:
     """``leetspeak`` (seed 0) or ``leetspeak:SEED`` for another case draw."""
     if not arg:
         return Leetspeak()
@@ -87,7 +86,6 @@ def _leetspeak(arg: str) -> Transform:
     return Leetspeak(int(arg))
 
 
-@register("leetspeak-lower6")
-def _leetspeak_lower6(arg: str) -> Transform:
+def make_leetspeak_lower6(arg: str) -> Transform:
     no_arg("leetspeak-lower6", arg)
     return LeetspeakLower6()

@@ -1,4 +1,4 @@
-"""Pig Latin: the paper's rules (default) and the earlier rules, with frequency-ranked decoding.
+"""Pig Latin: the paper's rules (default) and the earlier rules, decoded by frequency and context.
 
 ``piglatin`` follows the paper's ``pl`` files. Words are maximal runs of letters, and
 apostrophes inside a word are dropped (``didn't`` -> ``didnt`` -> ``idntday``). A word
@@ -17,10 +17,14 @@ vowelless word gets ``"ay"`` (``s`` -> ``say``).
 Decoding is ambiguous: ``ashtray`` is the encoding of both ``trash`` and ``rasht``, ``eshay``
 of ``she`` and ``hes``. The inverse lists every word whose re-encoding gives the token back
 (with the paper's rules also the apostrophe forms whose letters match: ``idntday`` ->
-``didn't``) and keeps the most frequent one in English according to a packaged frequency
-list (derived from ``wordfreq``; see ``forgetlab/data/lexicon/PROVENANCE.md``). Words not in
-that list fall back to the SCOWL lexicon, then to the shortest moved cluster. Restored
-apostrophes are the straight ``'``.
+``didn't``) and scores each by its frequency in English according to a packaged frequency
+list (derived from ``wordfreq``; see ``forgetlab/data/lexicon/PROVENANCE.md``); words not in
+that list fall back to the SCOWL lexicon, then to the shortest moved cluster. One word's
+frequency cannot tell ``any`` from ``an`` (both ``anyay``) or ``who`` from ``how``
+(``owhay``), so :func:`decode_text` decodes a whole text at once: neighbouring readings that
+often stand together in English (``how to``, ``people who``, ``any other``; a packaged
+word-pair table from Google Books counts) gain, plus three rules of grammar the table cannot
+see. Restored apostrophes are the straight ``'``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from functools import cache
 
 from forgetlab.data import data_path
 from forgetlab.llm.transforms._util import no_arg
-from forgetlab.llm.transforms.base import Transform, register
+from forgetlab.llm.transforms.base import Transform
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -204,29 +208,168 @@ def _is_known(word: str) -> bool:
     return low in frequency_rank() or low.replace("'", "") in lexicon()
 
 
-def decode_text(text: str) -> str:
-    """Decode every Pig Latin token of ``text`` (paper rules), hyphenated tokens first.
+# ---------------------------------------------------------------- context
 
-    ``a-bay`` is one token when it is the encoding of a word; otherwise the hyphen is the
-    text's own (``Ighthay-igh-hay`` = ``Thigh-high``) and the runs are decoded apart.
+
+@cache
+def bigram_pmi() -> dict[tuple[str, str], float]:
+    """``(a, b)`` -> log10 pointwise mutual information of the English word pair ``a b``.
+
+    Google Books counts via ``symspellpy``, kept for pairs that involve a word whose Pig
+    Latin spelling is shared (see ``forgetlab/data/lexicon/PROVENANCE.md``); a pair not in
+    the table counts as 0 (no evidence either way).
     """
+    table: dict[tuple[str, str], float] = {}
+    with gzip.open(data_path("lexicon", "bigram_pmi_en.txt.gz"), "rt", encoding="utf-8") as fh:
+        for line in fh:
+            first, *rest = line.rstrip("\n").split("\t")
+            for item in rest:
+                second, tenths = item.split(" ")
+                table[(first, second)] = int(tenths) / 10
+    return table
+
+
+_CONTRACTIONS = (
+    ("n't", "not"),
+    ("'re", "are"),
+    ("'ve", "have"),
+    ("'ll", "will"),
+    ("'d", "would"),
+    ("'m", "am"),
+)
+
+
+def context_keys(word: str) -> tuple[str, tuple[str, ...]]:
+    """The words that stand for ``word`` in the pair table: (to its left, to its right).
+
+    A plain word is itself on both sides. A contraction is its first word to the left and
+    the expanded second word to the right (``didn't``: did | not); ``X's`` is ``X`` to the
+    left and, to the right, either ``is`` or the possessive ``his`` (whichever fits better).
+    """
+    low = word.lower()
+    if "'" not in low:
+        return low, (low,)
+    for suffix, expanded in _CONTRACTIONS:
+        if low.endswith(suffix) and len(low) > len(suffix):
+            return low[: -len(suffix)], (expanded,)
+    if low.endswith("'s") and len(low) > 2:
+        return low[:-2], ("is", "his")
+    plain = low.replace("'", "")
+    return plain, (plain,)
+
+
+def _pair_score(prev: str, word: str) -> float:
+    """Evidence (log10 PMI) that ``word`` follows ``prev``; 0 when the table has no pair."""
+    table = bigram_pmi()
+    left = context_keys(word)[0]
+    return max(table.get((right, left), 0.0) for right in context_keys(prev)[1])
+
+
+# Recorded in describe(): outputs read back with another decoder are not mixed in a run.
+DECODER = "frequency+word-pairs"
+# Weight of the word-pair evidence against the one-word score: chosen on MultiJail's English
+# prompts (0.2-0.3 decode alike there), never on the pools whose round trips we report.
+CONTEXT_WEIGHT = 0.25
+# Grammar the pair table cannot see (it has no sentence starts and no word triples):
+# "who can I ..." is rare, "how can I ..." common
+_MODALS = frozenset(
+    {"can", "could", "would", "should", "will", "shall", "may", "might", "must"}
+    | {"do", "does", "did"}
+)
+_SUBJECTS = frozenset(["i", "you", "we", "they", "he", "she", "it", "one"])
+_SINGULAR = frozenset(["a", "an", "another", "each", "every"])  # "a users" is not English
+
+
+def _rule_cost(word: str, readings: list[str], prev: str | None, nxt: list[str | None]) -> float:
+    """Extra cost of reading a token as ``word`` given its neighbours' likeliest readings."""
+    low = word.lower()
+    n1 = nxt[0].lower() if nxt[0] else None
+    n2 = nxt[1].lower() if nxt[1] else None
+    if low == "an" and n1 and n1[0] not in "aeiouh" and not (nxt[0] or "").isupper():
+        return 3.0  # "an" only before a vowel sound: anyay car = any car
+    if low == "who" and ((n1 in _MODALS and n2 in _SUBJECTS) or n1 == "to"):
+        return 1.0
+    plural_of_possessive = (
+        low.endswith("s") and "'" not in low and word[:-1] + "'" + word[-1] in readings
+    )
+    if plural_of_possessive and prev is not None and prev.lower() in _SINGULAR:
+        return 1.0  # a user's account, not "a users account"
+    return 0.0
+
+
+def _readings(token: str, classic: bool = False) -> list[str]:
+    """Every English reading of a token: its preimages and (paper rules) apostrophe forms."""
+    cands = candidates(token, classic)
+    if not cands:
+        return [token]
     out: list[str] = []
-    pos = 0
+    for c in cands:
+        out.append(c)
+        if not classic and "'" not in c:
+            out += [_recase(f, c) for f in _apostrophe_forms().get(c.lower(), ())]
+    return list(dict.fromkeys(out))
+
+
+def _units(text: str, classic: bool) -> list[tuple[int, int, list[str]]]:
+    """(start, end, readings) of each token; ``a-bay`` is one token when it encodes a word."""
     runs = list(_LETTERS.finditer(text))
+    units: list[tuple[int, int, list[str]]] = []
     i = 0
     while i < len(runs):
         m = runs[i]
-        out.append(text[pos : m.start()])
         nxt = runs[i + 1] if i + 1 < len(runs) else None
-        if nxt is not None and text[m.end() : nxt.start()] == "-":
+        if not classic and nxt is not None and text[m.end() : nxt.start()] == "-":
             joined = text[m.start() : nxt.end()]
-            word = decode_word(joined)
-            if word != joined and _is_known(word):
-                out.append(word)
-                pos, i = nxt.end(), i + 2
+            known = [r for r in _readings(joined) if r != joined and _is_known(r)]
+            if known:
+                units.append((m.start(), nxt.end(), known))
+                i += 2
                 continue
-        out.append(decode_word(m.group()))
-        pos, i = m.end(), i + 1
+        units.append((m.start(), m.end(), _readings(m.group(), classic)))
+        i += 1
+    return units
+
+
+def decode_text(text: str, classic: bool = False) -> str:
+    """Decode every Pig Latin token of ``text``, each in the context of its neighbours.
+
+    Per token the readings are scored as in :func:`decode_word` (frequency and moved
+    cluster); tokens separated only by white space are linked, and a linked pair of readings
+    gains ``CONTEXT_WEIGHT`` times its log10 PMI from :func:`bigram_pmi`; a few grammar
+    rules add costs (:func:`_rule_cost`). The cheapest sequence is found by dynamic
+    programming (Viterbi). A hyphen between two runs is the text's own unless the two
+    together encode a word (``Ighthay-igh-hay`` = ``Thigh-high``, ``at-thay`` = ``that``).
+    """
+    units = _units(text, classic)
+    best = [min(rs, key=lambda r: (_score(r), rs.index(r))) for _, _, rs in units]
+    linked = [k > 0 and not text[units[k - 1][1] : units[k][0]].strip() for k in range(len(units))]
+    # states: reading -> (cost, path of readings)
+    states: dict[str, tuple[float, list[str]]] = {}
+    for k, (_, _, rs) in enumerate(units):
+        nxt: list[str | None] = [None, None]
+        if k + 1 < len(units) and linked[k + 1]:
+            nxt[0] = best[k + 1]
+            if k + 2 < len(units) and linked[k + 2]:
+                nxt[1] = best[k + 2]
+        prev_best = best[k - 1] if linked[k] else None
+        new: dict[str, tuple[float, list[str]]] = {}
+        for r in rs:
+            cost = _score(r) + _rule_cost(r, rs, prev_best, nxt)
+            if states and linked[k]:
+                total, path = min(
+                    (c - CONTEXT_WEIGHT * _pair_score(p, r), path)
+                    for p, (c, path) in states.items()
+                )
+            else:
+                total, path = min(states.values(), key=lambda s: s[0]) if states else (0.0, [])
+            new[r] = (total + cost, [*path, r])
+        states = new
+    path = min(states.values(), key=lambda s: s[0])[1] if states else []
+    out: list[str] = []
+    pos = 0
+    for (start, end, _), word in zip(units, path, strict=True):
+        out += [text[pos:start], word]
+        pos = end
     out.append(text[pos:])
     return "".join(out)
 
@@ -245,7 +388,7 @@ class PigLatin(Transform):
         return decode_text(text)
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "rules": "paper"}
+        return {**super().describe(), "rules": "paper", "decoder": DECODER}
 
 
 class PigLatinClassic(Transform):
@@ -259,16 +402,17 @@ class PigLatinClassic(Transform):
         return _LETTERS.sub(lambda m: encode_word_classic(m.group()), text)
 
     def inverse(self, text: str) -> str:
-        return _LETTERS.sub(lambda m: decode_word(m.group(), classic=True), text)
+        return decode_text(text, classic=True)
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "decoder": DECODER}
 
 
-@register("piglatin")
-def _piglatin(arg: str) -> Transform:
+def make_piglatin(arg: str) -> Transform:
     no_arg("piglatin", arg)
     return PigLatin()
 
 
-@register("piglatin-classic")
-def _piglatin_classic(arg: str) -> Transform:
+def make_piglatin_classic(arg: str) -> Transform:
     no_arg("piglatin-classic", arg)
     return PigLatinClassic()

@@ -17,7 +17,7 @@ import re
 from functools import cache
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.transforms.base import NotInvertible, Transform, register
+from forgetlab.llm.transforms.base import NotInvertible, Transform
 
 PRETRANSLATED = ("fr", "es", "nl", "hu", "ls", "pl")
 _INT = re.compile(r"-?\d+")
@@ -56,6 +56,7 @@ class PretranslatedTransform(Transform):
 
     def __init__(self, language: str) -> None:
         self.language = language
+        self.paper_language = language
         self.name = f"pretranslated:{language}"
 
     def _map(self, text: str, forward: bool) -> str | None:
@@ -99,8 +100,7 @@ class PretranslatedTransform(Transform):
         return self._lines(text, False)
 
 
-@register("pretranslated")
-def _pretranslated(arg: str) -> Transform:
+def make_pretranslated(arg: str) -> Transform:
     if arg not in PRETRANSLATED:
         raise ForgetlabError(
             f"unknown pretranslated language {arg!r} (known: {', '.join(PRETRANSLATED)}; "
