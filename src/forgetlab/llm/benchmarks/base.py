@@ -127,7 +127,10 @@ def lazy_backend(
     def load() -> Backend:
         from forgetlab.llm.backends import is_local, load_backend
 
-        local = is_local(spec)
+        try:
+            local = is_local(spec)
+        except ForgetlabError:  # load_backend names the bad spec (or a stand-in loads it)
+            local = True
         return load_backend(
             spec,
             dtype=dtype,
