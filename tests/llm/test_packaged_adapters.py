@@ -14,7 +14,13 @@ import torch
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends import GenerationConfig, load_backend
 from forgetlab.llm.backends import packaged as pk
-from forgetlab.llm.backends.adapters import ADAPTERS, adapter_info, lora_deltas, merge_into
+from forgetlab.llm.backends.adapters import (
+    ADAPTERS,
+    adapter_info,
+    lora_deltas,
+    merge_into,
+    packaged_entry,
+)
 
 
 def test_merge_equals_peft_merge_and_unload(
@@ -63,12 +69,12 @@ def test_shipped_files_match_their_recorded_hash(name: str) -> None:
     assert cfg["base_model_name_or_path"] == info["base"] == f"packaged:{ADAPTERS[name].base}"
     assert info["train_command"][:3] == ["forgetlab", "finetune", "sft"]
     assert info["data_command"][:3] == ["forgetlab", "finetune", "data"]
-    assert pk.get_packaged(name).add_bos == pk.get_packaged(ADAPTERS[name].base).add_bos
+    assert packaged_entry(name).add_bos == pk.get_packaged(ADAPTERS[name].base).add_bos
 
 
 def test_unknown_packaged_name_lists_the_adapters() -> None:
     with pytest.raises(ForgetlabError, match="smollm2-135m-safety"):
-        pk.get_packaged("nope")
+        packaged_entry("nope")
 
 
 @pytest.mark.realmodel

@@ -40,9 +40,9 @@ def resolve_model_source(spec: str) -> str:
 
 def _packaged_dir(name: str) -> Path:
     """The backends module's safetensors cache directory of a packaged model."""
-    from forgetlab.llm.backends.packaged import packaged_dir
+    from forgetlab.llm.backends.adapters import packaged_model_dir
 
-    return packaged_dir(name)
+    return packaged_model_dir(name)
 
 
 def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:

