@@ -137,7 +137,31 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    out += ["", *conjugate_table(args.run, m["seeds"])]
     print("\n".join(out))
+
+
+def conjugate_table(run: Path, seeds: list[int]) -> list[str]:
+    """Every conjugate's recovered fraction, mean [t-interval] over seeds, model | Bayes."""
+    from forgetlab.synthetic.seeds import mean_interval
+
+    per: dict[str, dict[str, list[float]]] = {}
+    for s in seeds:
+        metrics = json.loads((run / f"seed_{s}" / "metrics.json").read_text(encoding="utf-8"))
+        for c in metrics["conjugates"]:
+            cell = per.setdefault(c["name"], {"model": [], "bayes": []})
+            cell["model"].append(c["recovered_fraction"])
+            cell["bayes"].append(c["bayes"]["recovered_fraction"])
+
+    def ci(xs: list[float]) -> str:
+        a = mean_interval(xs)
+        return f"{a['mean']:.2f} [{a['lo']:.2f}, {a['hi']:.2f}]"
+
+    lines = ["| transform | model | Bayes ideal |", "|---|---|---|"]
+    for name, cell in per.items():
+        label = name if name.startswith("yscale") else f"{name} (ours)"
+        lines.append(f"| {label} | {ci(cell['model'])} | {ci(cell['bayes'])} |")
+    return lines
 
 
 if __name__ == "__main__":
