@@ -215,3 +215,60 @@ def test_a_data_file_built_differently_is_not_replaced_silently(tmp_path: Path) 
     (kept,) = tmp_path.glob("safety.jsonl.replaced-*")
     assert kept.read_bytes() == first and out.read_bytes() != first
     assert len(list(tmp_path.glob("safety.jsonl.provenance.json.replaced-*"))) == 1
+
+
+# ---------------------------------------------------------------- helpful how-to requests
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3} - {
+        "what", "with", "that", "this", "best", "give", "step", "write", "explain",
+        "tutorial", "create", "guide", "instructions", "some", "tips", "make", "good",
+    }  # fmt: skip
+
+
+def test_helpful_requests_avoid_the_benign_evaluation_set() -> None:
+    from forgetlab.finetune.data.helpful import PHRASINGS, TASKS, helpful_requests
+    from forgetlab.llm.benchmarks.benign import read_requests
+
+    evaluated = [text for _, text in read_requests()]
+    pool = helpful_requests(len(TASKS) * len(PHRASINGS), seed=0)
+    assert len(set(pool)) == len(pool) == 468
+    assert not set(pool) & set(evaluated)
+    for task in TASKS:  # no evaluated request is about the same task
+        words = _content_words(task)
+        for text in evaluated:
+            shared = words & _content_words(text)
+            assert len(shared) < 2 or len(shared) < len(words) / 2, (task, text)
+    assert helpful_requests(10, seed=3) == helpful_requests(10, seed=3) != helpful_requests(10, 4)
+    with pytest.raises(ForgetlabError, match="--n-helpful"):
+        helpful_requests(469, seed=0)
+
+
+def test_safety_with_helpful_requests_uses_and_caches_the_teacher(tmp_path: Path) -> None:
+    from forgetlab.finetune.data.helpful import helpful_requests
+
+    out = tmp_path / "safety.jsonl"
+    teacher = EchoUpper()
+    info = build_safety(
+        out, n_harmful=5, n_benign=5, n_helpful=6, teacher="echo", teacher_backend=teacher, seed=2
+    )
+    assert info["helpful"] == 6 and teacher.calls == 6
+    rows, _ = read_sft_jsonl(out)
+    kinds = json.loads(provenance_path(out).read_text())["row_kinds"]
+    helpful = [r for r, k in zip(rows, kinds, strict=True) if k == "helpful"]
+    asked = helpful_requests(6, seed=2)
+    assert sorted(r["messages"][0]["content"] for r in helpful) == sorted(asked)
+    assert all(r["messages"][1]["content"] == r["messages"][0]["content"].upper() for r in helpful)
+    prov = json.loads(provenance_path(out).read_text())
+    assert prov["teacher_identity"]["name"] == "echo-upper" and prov["config"]["n_helpful"] == 6
+    again = EchoUpper()
+    build_safety(
+        out, n_harmful=5, n_benign=5, n_helpful=6, teacher="echo", teacher_backend=again, seed=2
+    )
+    assert again.calls == 0  # answers come from FILE.teacher.jsonl
+    with pytest.raises(ForgetlabError, match="another teacher"):
+        build_safety(
+            out, n_harmful=5, n_benign=5, n_helpful=6, teacher="other", teacher_backend=again,
+            seed=2, overwrite=True,
+        )  # fmt: skip

@@ -334,6 +334,19 @@ def data_nonins_cmd(
 )
 @click.option("--n-benign", type=int, default=200, show_default=True)
 @click.option(
+    "--n-helpful",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Harmless how-to requests in harmful-request phrasings, answered by --teacher.",
+)
+@click.option(
+    "--teacher",
+    default="packaged:smollm2-135m-instruct",
+    show_default=True,
+    help="Backend spec that answers the --n-helpful requests (chat).",
+)
+@click.option(
     "--languages", multiple=True, help="AdvBench languages of the harmful requests (default en)."
 )
 @click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
@@ -346,6 +359,8 @@ def data_safety_cmd(
     out_file: str,
     n_harmful: int,
     n_benign: int,
+    n_helpful: int,
+    teacher: str,
     languages: tuple[str, ...],
     seed: int,
     overwrite: bool,
@@ -359,6 +374,8 @@ def data_safety_cmd(
             out_file,
             n_harmful=n_harmful,
             n_benign=n_benign,
+            n_helpful=n_helpful,
+            teacher=teacher,
             languages=langs,
             seed=seed,
             overwrite=overwrite,

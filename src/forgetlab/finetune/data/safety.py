@@ -128,13 +128,31 @@ def build_safety(
     n_benign: int = 200,
     languages: Sequence[str] = ("en",),
     seed: int = 0,
+    n_helpful: int = 0,
+    teacher: str = "packaged:smollm2-135m-instruct",
+    teacher_backend: Any = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write a shuffled ``messages`` JSONL of refusals + benign pairs, with provenance."""
+    """Write a shuffled ``messages`` JSONL of refusals + benign pairs, with provenance.
+
+    ``n_helpful`` adds harmless how-to requests in the phrasings of harmful ones, answered by
+    ``teacher`` (forgetlab.finetune.data.helpful), so the tuned model keeps answering them.
+    """
     from forgetlab.llm.benchmarks.harmful import read_behaviours
 
-    if n_harmful < 0 or n_benign < 0 or n_harmful + n_benign == 0:
-        raise ForgetlabError("--n-harmful and --n-benign must be >= 0 and not both 0")
+    if n_harmful < 0 or n_benign < 0 or n_helpful < 0 or n_harmful + n_benign + n_helpful == 0:
+        raise ForgetlabError("--n-harmful, --n-benign and --n-helpful must be >= 0 and not all 0")
+    helpful: list[tuple[str, str]] = []
+    teacher_identity = None
+    if n_helpful:
+        from forgetlab.finetune.data.helpful import answer_requests, helpful_requests
+
+        helpful, teacher_identity = answer_requests(
+            helpful_requests(n_helpful, seed),
+            Path(out),
+            teacher=teacher,
+            teacher_backend=teacher_backend,
+        )
     rng = random.Random(seed)
     indices = training_indices(n_harmful, seed)
     rows: list[dict[str, Any]] = []
@@ -155,6 +173,10 @@ def build_safety(
         rows.append(
             {"kind": "benign", "language": "en", "advbench_index": None, "user": q, "assistant": a}
         )
+    for q, a in helpful:
+        rows.append(
+            {"kind": "helpful", "language": "en", "advbench_index": None, "user": q, "assistant": a}
+        )
     rng.shuffle(rows)
     data = [
         {
@@ -170,6 +192,7 @@ def build_safety(
         "n_benign": n_benign,
         "languages": list(languages),
         "seed": seed,
+        **({"n_helpful": n_helpful, "teacher": teacher} if n_helpful else {}),
     }
     write_jsonl(
         out,
@@ -179,6 +202,7 @@ def build_safety(
         advbench_indices=sorted(indices),
         excluded="the paper's 100-prompt evaluation selection (random.seed(10); shuffle; [:100])",
         row_kinds=[r["kind"] for r in rows],
+        teacher_identity=teacher_identity,
         overwrite=overwrite,
     )
     return {
@@ -186,4 +210,5 @@ def build_safety(
         "rows": len(data),
         "refusals": len(indices) * len(languages),
         "benign": n_benign,
+        "helpful": len(helpful),
     }
