@@ -30,6 +30,7 @@ from forgetlab.llm.backends.base import Backend, GenerationConfig
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import HarmfulResults
+from forgetlab.llm.english import plain_reply
 from forgetlab.llm.judges import ALL_LABELS, JUDGE_ERROR, LABELS, REFUSE, Judge, safe_judge
 from forgetlab.llm.transforms.base import NotInvertible, Transform
 from forgetlab.results import (
@@ -311,11 +312,13 @@ def map_to_english(
     """``{output_en, judged_on, mapping_detail}`` for each generation row.
 
     ``judged_on``: ``english`` (English prompt, nothing to map), ``inverse`` (transform
-    inverse), ``back_translation``, or ``raw`` (no way back; judged on the model's own text).
+    inverse), ``back_translation``, or ``raw`` (no way back, or the model replied in plain
+    English instead of the transform's space: judged on the model's own text).
     """
     result: list[dict[str, Any] | None] = [None] * len(rows)
     to_translate: dict[str, list[int]] = {}
     _inverse_batched(rows, transforms, result)
+    _keep_plain_replies(rows, result)
     for i, row in enumerate(rows):
         if result[i] is not None:
             continue
@@ -331,11 +334,16 @@ def map_to_english(
                 }
                 continue
             try:
-                result[i] = {
-                    "output_en": transform.inverse(out),
-                    "judged_on": "inverse",
-                    "mapping_detail": tname,
-                }
+                decoded = transform.inverse(out)
+                result[i] = (
+                    {
+                        "output_en": out,
+                        "judged_on": "raw",
+                        "mapping_detail": f"reply in plain English, not in {tname}",
+                    }
+                    if plain_reply(out, decoded)
+                    else {"output_en": decoded, "judged_on": "inverse", "mapping_detail": tname}
+                )
             except NotInvertible as exc:
                 result[i] = {"output_en": out, "judged_on": "raw", "mapping_detail": str(exc)}
             except (
@@ -408,6 +416,22 @@ def _inverse_batched(
             continue
         for i, text in zip(idx, back, strict=True):
             result[i] = {"output_en": text, "judged_on": "inverse", "mapping_detail": tname}
+
+
+def _keep_plain_replies(
+    rows: Sequence[Mapping[str, Any]], result: list[dict[str, Any] | None]
+) -> None:
+    """Judge a reply as written when the model answered in plain English, not in the
+    transform's space: decoding it would turn a plain refusal into gibberish."""
+    for i, r in enumerate(result):
+        if r is not None and r["judged_on"] == "inverse":
+            out = str(rows[i]["output"])
+            if plain_reply(out, str(r["output_en"])):
+                result[i] = {
+                    "output_en": out,
+                    "judged_on": "raw",
+                    "mapping_detail": f"reply in plain English, not in {r['mapping_detail']}",
+                }
 
 
 # ---------------------------------------------------------------- the run
