@@ -1,7 +1,8 @@
 """Benchmarks that ``forgetlab llm export-prompts`` can write, by name.
 
-``BENCHMARK_EXPORTERS`` maps a name to ``callable(languages, **opts) -> list[dict]``; each
-callable imports its benchmark module only when called, so listing names stays cheap.
+``BENCHMARK_EXPORTERS`` is a registry (``forgetlab.registry``) mapping a name to
+``callable(languages, **opts) -> list[dict]``; its entries are lazy ``module:attr``
+references, so listing names imports no benchmark module.
 ``EXPORTER_OPTIONS`` says which options a benchmark takes, so that an option it would
 silently ignore is refused instead. To add a benchmark, add one entry to both.
 """
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.registry import Registry
 
 if TYPE_CHECKING:
     from forgetlab.llm.transforms.base import Scope
@@ -44,37 +46,16 @@ def _icl_vs_if(languages: Sequence[str] | None = None, **opts: Any) -> list[dict
     return [p.to_row() for p in prompts]
 
 
-def _harmful(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
-    from forgetlab.llm.benchmarks.harmful import export_harmful
-
-    return export_harmful(languages, **opts)
-
-
-def _multijail(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
-    from forgetlab.llm.benchmarks.multijail import export_multijail
-
-    return export_multijail(languages, **opts)
-
-
-def _benign(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
-    from forgetlab.llm.benchmarks.benign import export_benign
-
-    return export_benign(languages, **opts)
-
-
-def _xnli(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
-    from forgetlab.llm.benchmarks.xnli import export_xnli
-
-    return export_xnli(languages, **opts)
-
-
-BENCHMARK_EXPORTERS: dict[str, Exporter] = {
-    "icl-vs-if": _icl_vs_if,
-    "harmful": _harmful,
-    "multijail": _multijail,
-    "benign": _benign,
-    "xnli": _xnli,
-}
+BENCHMARK_EXPORTERS: Registry[Exporter] = Registry(
+    "benchmark",
+    {
+        "icl-vs-if": _icl_vs_if,
+        "harmful": "forgetlab.llm.benchmarks.harmful:export_harmful",
+        "multijail": "forgetlab.llm.benchmarks.multijail:export_multijail",
+        "benign": "forgetlab.llm.benchmarks.benign:export_benign",
+        "xnli": "forgetlab.llm.benchmarks.xnli:export_xnli",
+    },
+)
 EXPORTER_OPTIONS: dict[str, frozenset[str]] = {
     "icl-vs-if": frozenset({"tasks", "limit", "transforms"}),
     "harmful": frozenset({"limit", "all_prompts"}),
@@ -88,12 +69,9 @@ def export_rows(
     name: str, languages: Sequence[str] | None = None, **opts: Any
 ) -> list[dict[str, Any]]:
     """Rows of benchmark ``name``; options left at ``None``/empty count as not given."""
-    if name not in BENCHMARK_EXPORTERS:
-        raise ForgetlabError(
-            f"unknown benchmark {name!r} (known: {', '.join(sorted(BENCHMARK_EXPORTERS))})"
-        )
+    exporter = BENCHMARK_EXPORTERS.get(name)  # an unknown name is a one-line error
     given = {k: v for k, v in opts.items() if v not in (None, False, (), [])}
     bad = sorted(set(given) - EXPORTER_OPTIONS.get(name, frozenset()))
     if bad:
         raise ForgetlabError(f"benchmark {name!r} does not take option(s) {', '.join(bad)}")
-    return BENCHMARK_EXPORTERS[name](list(languages) if languages else None, **given)
+    return exporter(list(languages) if languages else None, **given)
