@@ -378,17 +378,8 @@ class IclVsIf(Benchmark[IclVsIfResults]):
             rows_by_role[role] = rows
         joined = compare(per_role["base"], per_role["tuned"], conditions)
         put_intervals(joined["languages"], joined["overall"], rows_by_role)
-        done, expected = self.done(state.cache), self.expected()
         return {
-            "benchmark": BENCHMARK,
-            "complete": done == expected,
-            "samples_done": done,
-            "samples_expected": expected,
-            "models": dict(state.identities),
-            "pair": pair_note(state.identities.get("base"), state.identities.get("tuned")),
-            "generation": dict(state.config["generation"]),
-            "scoring": SCORING,
-            "selection": dict(self.selection),
+            **self.paired_header(state, SCORING, self.selection),  # type: ignore[typeddict-item]
             "conditions": conditions,
             "transforms": {cond: tr.describe() for cond, tr in self.transforms.items()},
             "languages": joined["languages"],

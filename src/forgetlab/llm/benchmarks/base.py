@@ -235,6 +235,24 @@ class Benchmark(ABC, Generic[R]):
     def done(self, cache: JsonlCache) -> int:
         return sum(str(r["id"]) in cache for role in self.roles for r in self.requests(role))
 
+    def paired_header(
+        self, state: RunState, scoring: str, selection: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The opening keys of a base-vs-tuned ``results.json``: progress, the two models
+        and whether they form a matched pair, generation, scoring rule and selection."""
+        done, expected = self.done(state.cache), self.expected()
+        return {
+            "benchmark": self.name,
+            "complete": done == expected,
+            "samples_done": done,
+            "samples_expected": expected,
+            "models": dict(state.identities),
+            "pair": pair_note(state.identities.get("base"), state.identities.get("tuned")),
+            "generation": dict(state.config["generation"]),
+            "scoring": scoring,
+            "selection": dict(selection),
+        }
+
 
 def paired_row(role: str, sample: str, fields: Mapping[str, Any]) -> Row:
     """The request row of a paired benchmark: ``role|sample`` id, the same sample for both."""

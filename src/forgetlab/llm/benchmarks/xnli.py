@@ -34,7 +34,6 @@ from forgetlab.llm.benchmarks.base import (
     check_roles,
     lazy_backend,
     model_key,
-    pair_note,
     paired_row,
 )
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -426,17 +425,8 @@ class Xnli(Benchmark[XnliResults]):
         }
         ov = {**overall, "drop": _diff(overall["base"]["accuracy"], overall["tuned"]["accuracy"])}
         put_intervals(languages, ov, rows_by_role, hit="correct", task=_language_task)
-        done, expected = self.done(state.cache), self.expected()
         return {
-            "benchmark": NAME,
-            "complete": done == expected,
-            "samples_done": done,
-            "samples_expected": expected,
-            "models": dict(state.identities),
-            "pair": pair_note(state.identities.get("base"), state.identities.get("tuned")),
-            "generation": dict(state.config["generation"]),
-            "scoring": SCORING,
-            "selection": dict(self.selection),
+            **self.paired_header(state, SCORING, self.selection),  # type: ignore[typeddict-item]
             "conditions": list(self.languages),
             "languages": languages,
             "overall": ov,
