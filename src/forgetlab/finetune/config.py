@@ -111,10 +111,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu-real": {
         "lora": {"r": 16, "alpha": 32},
         "train": {
-            "max_steps": 240,
+            "max_steps": 160,
             "batch_size": 8,
             "max_length": 128,
-            "learning_rate": 5e-4,
+            "learning_rate": 1e-3,
             "warmup_steps": 10,
             "lr_scheduler": "cosine",
             "save_steps": 40,
