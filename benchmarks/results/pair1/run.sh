@@ -9,7 +9,7 @@ until { grep -q '^EXIT' /work/main/runs/pair2b/harmful-all.log 2>/dev/null && [ 
 if grep -q '^EXIT' /work/main/runs/pair2b/harmful-all.log && [ -f /work/main/runs/final11b/metrics.json ]; then T=2; STEPS=""; else T=1; STEPS="--max-steps 120"; fi
 export OMP_NUM_THREADS=$T MKL_NUM_THREADS=$T
 log "start threads=$T steps='$STEPS' load: $(cat /proc/loadavg)"
-CMD="forgetlab finetune sft --model packaged:gemma-3-270m --data /work/main/runs/pair1/data/instruct.jsonl --preset cpu-real $STEPS --eval-suite icl-vs-if:20 --eval-languages en,fr --out /work/main/runs/pair1/sft"
+CMD="forgetlab finetune sft --model packaged:gemma-3-270m --data /work/main/runs/pair1/data/instruct.jsonl --preset cpu-real $STEPS --eval-suite icl-vs-if:15 --eval-languages en,fr --out /work/main/runs/pair1/sft"
 log "CMD $CMD"
 /usr/bin/time -v $CMD 2>&1 | python -u ts.py > sft.log
 log "sft done rc=$? load: $(cat /proc/loadavg)"
