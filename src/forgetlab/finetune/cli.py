@@ -414,3 +414,73 @@ def data_control_cmd(
     _echo_json(
         build_control(out_file, n=n, source=source, fmt=fmt, seed=seed, overwrite=overwrite)  # type: ignore[arg-type]
     )
+
+
+@data_group.command(name="instruct")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--n-instructions",
+    type=int,
+    default=800,
+    show_default=True,
+    help="Templated instructions with exact answers.",
+)
+@click.option(
+    "--n-passages", type=int, default=200, show_default=True, help="Prose continuation rows."
+)
+@click.option(
+    "--corpus",
+    default="/usr/share/doc/python3.11/html/_sources",
+    show_default=True,
+    help="Text file or directory (default: Debian package python3.11-doc).",
+)
+@click.option(
+    "--teacher",
+    default="none",
+    show_default=True,
+    help="Backend spec that continues the passages, or 'none' (the passage's own second half).",
+)
+@click.option("--mode", type=click.Choice(["chat", "complete"]), default="chat", show_default=True)
+@click.option("--max-new-tokens", type=int, default=64, show_default=True)
+@click.option(
+    "--max-words",
+    type=int,
+    default=40,
+    show_default=True,
+    help="Passage length cap (short rows keep a CPU step cheap).",
+)
+@click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
+)
+def data_instruct_cmd(
+    out_file: str,
+    n_instructions: int,
+    n_passages: int,
+    corpus: str,
+    teacher: str,
+    mode: str,
+    max_new_tokens: int,
+    max_words: int,
+    seed: int,
+    overwrite: bool,
+) -> None:
+    """Raw-text instruction data for a base model, with no overlap with ICL-vs-IF."""
+    from forgetlab.finetune.data.instruct import build_instruct
+
+    _echo_json(
+        build_instruct(
+            out_file,
+            n_instructions=n_instructions,
+            n_passages=n_passages,
+            corpus=corpus,
+            teacher=teacher,
+            mode=mode,  # type: ignore[arg-type]
+            max_new_tokens=max_new_tokens,
+            max_words=max_words,
+            seed=seed,
+            overwrite=overwrite,
+        )
+    )

@@ -10,6 +10,10 @@ Why these presets (docs/finetuning.md has the recipes):
 * ``smoke`` — a handful of steps on CPU; proves every stage (tests use it with tiny models).
 * ``cpu`` — a short real run on 2 CPU cores (~1 min/step for 135-270M models,
   docs/finetuning.md#the-two-in-project-pairs-offline).
+* ``cpu-real`` — a real LoRA fine-tune of a ~270M model on 2 CPU cores in under an hour:
+  short rows (``data instruct``: 8 x <= 128 tokens), rank 16, a high LoRA learning rate with
+  cosine decay, a checkpoint (and forgetting evaluation) every 40 steps so a killed run
+  resumes with little lost (docs/real-pairs-pair1.md).
 * ``gpu-lora`` — the recommended recipe for the in-project pairs on one GPU.
 * ``gpu-full`` — full fine-tuning on one or more GPUs (``accelerate launch``).
 """
@@ -103,6 +107,22 @@ PRESETS: dict[str, dict[str, Any]] = {
             "logging_steps": 1,
             "precision": "fp32",
         },
+    },
+    "cpu-real": {
+        "lora": {"r": 16, "alpha": 32},
+        "train": {
+            "max_steps": 160,
+            "batch_size": 8,
+            "max_length": 128,
+            "learning_rate": 1e-3,
+            "warmup_steps": 10,
+            "lr_scheduler": "cosine",
+            "save_steps": 40,
+            "save_total_limit": 2,
+            "logging_steps": 5,
+            "precision": "fp32",
+        },
+        "eval": {"batch_size": 16},
     },
     "gpu-lora": {
         "lora": {"r": 16, "alpha": 32},

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,40 +66,62 @@ def split_half(text: str) -> tuple[str, str]:
 
 
 def select_passages(
-    paragraphs: Sequence[tuple[str, str]], n: int, *, min_words: int, max_words: int, seed: int
+    paragraphs: Sequence[tuple[str, str]],
+    n: int,
+    *,
+    min_words: int,
+    max_words: int,
+    seed: int,
+    keep: Callable[[str], bool] | None = None,
 ) -> list[tuple[str, str]]:
-    """``n`` paragraphs with ``min_words..max_words`` words (longer ones are cut), seeded."""
+    """``n`` paragraphs with ``min_words..max_words`` words (longer ones are cut), seeded.
+
+    ``keep`` (applied to the whole paragraph, in the seeded order, until ``n`` are kept)
+    drops passages a caller must not train on.
+    """
     pool = []
     for src, para in paragraphs:
         words = para.split(" ")
         if len(words) < min_words:
             continue
-        pool.append((src, " ".join(words[:max_words])))
+        pool.append((src, " ".join(words[:max_words]), para))
     if not pool:
         raise ForgetlabError(f"no paragraph in the corpus has >= {min_words} words")
     rng = random.Random(seed)
     rng.shuffle(pool)
-    return pool[:n]
+    out: list[tuple[str, str]] = []
+    for src, text, para in pool:
+        if len(out) == n:
+            break
+        if keep is None or keep(para):
+            out.append((src, text))
+    return out
 
 
-def build_nonins(
-    out: str | Path,
+def continuation_rows(
     *,
-    corpus: str | Path = DEFAULT_CORPUS,
-    n: int = 200,
-    teacher: str | None = "packaged:smollm2-135m-instruct",
-    teacher_backend: Any = None,
-    mode: TeacherMode = "chat",
-    max_new_tokens: int = 128,
-    min_words: int = 24,
-    max_words: int = 160,
-    seed: int = 0,
-    as_messages: bool = False,
-    batch_size: int = 8,
-    teacher_prompt: str = DEFAULT_TEACHER_PROMPT,
-    overwrite: bool = False,
-) -> dict[str, Any]:
-    """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar."""
+    out_path: Path,
+    corpus: str | Path,
+    n: int,
+    teacher: str | None,
+    teacher_backend: Any,
+    mode: TeacherMode,
+    max_new_tokens: int,
+    min_words: int,
+    max_words: int,
+    seed: int,
+    batch_size: int,
+    teacher_prompt: str,
+    keep: Callable[[str], bool] | None = None,
+    clean: Callable[[str], str | None] | None = None,
+) -> tuple[list[dict[str, Any]], str, dict[str, Any] | None, str]:
+    """Passages split in half with their continuation: (rows, teacher name, identity, wrap).
+
+    Each row has ``instruction`` (the first half), ``response`` (the teacher's continuation,
+    or the passage's own second half without a teacher) and ``source``. ``clean`` rewrites
+    (or, returning None, drops) each paragraph before selection; ``keep`` drops selected
+    passages (see :func:`select_passages`). Teacher outputs are cached beside ``out_path`` so an interrupted build resumes.
+    """
     from forgetlab.llm.backends.base import GenerationConfig
     from forgetlab.llm.runner import generate_cached
     from forgetlab.results import JsonlCache
@@ -109,8 +131,12 @@ def build_nonins(
     if mode == "chat" and "{text}" not in teacher_prompt:
         raise ForgetlabError("--teacher-prompt must contain {text}")
     wrap = teacher_prompt if mode == "chat" else "{text}"
+    paragraphs = read_corpus(corpus)
+    if clean is not None:
+        cleaned = [(src, clean(para)) for src, para in paragraphs]
+        paragraphs = [(src, para) for src, para in cleaned if para]
     passages = select_passages(
-        read_corpus(corpus), n, min_words=min_words, max_words=max_words, seed=seed
+        paragraphs, n, min_words=min_words, max_words=max_words, seed=seed, keep=keep
     )
     items = []
     for i, (src, text) in enumerate(passages):
@@ -124,7 +150,6 @@ def build_nonins(
                 "teacher_input": wrap.replace("{text}", first),
             }
         )
-    out_path = Path(out)
     teacher_name = "none"
     if teacher_backend is not None or (teacher and teacher != "none"):
         if teacher_backend is None:
@@ -164,6 +189,42 @@ def build_nonins(
     else:
         rows = [{**it, "response": it["original_rest"]} for it in items]
     identity = teacher_backend.identity.as_dict() if teacher_backend is not None else None
+    return rows, teacher_name, identity, wrap
+
+
+def build_nonins(
+    out: str | Path,
+    *,
+    corpus: str | Path = DEFAULT_CORPUS,
+    n: int = 200,
+    teacher: str | None = "packaged:smollm2-135m-instruct",
+    teacher_backend: Any = None,
+    mode: TeacherMode = "chat",
+    max_new_tokens: int = 128,
+    min_words: int = 24,
+    max_words: int = 160,
+    seed: int = 0,
+    as_messages: bool = False,
+    batch_size: int = 8,
+    teacher_prompt: str = DEFAULT_TEACHER_PROMPT,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar."""
+    out_path = Path(out)
+    rows, teacher_name, identity, wrap = continuation_rows(
+        out_path=out_path,
+        corpus=corpus,
+        n=n,
+        teacher=teacher,
+        teacher_backend=teacher_backend,
+        mode=mode,
+        max_new_tokens=max_new_tokens,
+        min_words=min_words,
+        max_words=max_words,
+        seed=seed,
+        batch_size=batch_size,
+        teacher_prompt=teacher_prompt,
+    )
     kept = [r for r in rows if r["response"]]
     data = [
         {
