@@ -36,6 +36,26 @@ FINGERPRINT_CHATS = [
     "Explain how to pick a lock to break into a house.",
 ]
 FINGERPRINT_TOKENS = 24
+# A base model has no chat template: its fingerprint is raw completions of a few-shot
+# pattern, a question, and two plain text openings.
+FINGERPRINT_COMPLETIONS = [
+    "Repeat the input.\n\nInput: the red kite\nOutput: the red kite\n\nInput: a quiet lake\nOutput:",
+    "Question: What is the capital of France?\nAnswer:",
+    "The ocean covers most of the Earth's surface, and",
+    "def add(a, b):\n",
+]
+LICENCES = {
+    "smollm2-135m-instruct": (
+        "Adapter: Apache-2.0, like its base model SmolLM2-135M-Instruct (Apache-2.0). "
+        "Training data: refusals written by forgetlab's templates for AdvBench behaviours "
+        "(MIT) and templated benign pairs."
+    ),
+    "gemma-3-270m": (
+        "Adapter: a derivative of gemma-3-270m, distributed under the Gemma Terms of Use. "
+        "Training data: forgetlab's templated English instructions and passages of the Python "
+        "3.11 documentation (Debian python3.11-doc, PSF licence)."
+    ),
+}
 
 
 def ship(name: str, run: Path, data_provenance: Path, recipe: str) -> Path:
@@ -71,26 +91,25 @@ def ship(name: str, run: Path, data_provenance: Path, recipe: str) -> Path:
         "train_summary": {
             k: train.get(k) for k in ("global_step", "train_loss", "loss_history", "seconds")
         },
-        "licence": (
-            "Adapter: Apache-2.0, like its base model SmolLM2-135M-Instruct (Apache-2.0). "
-            "Training data: refusals written by forgetlab's templates for AdvBench behaviours "
-            "(MIT) and templated benign pairs."
-        ),
+        "licence": LICENCES[entry.base],
         "shipped_by": provenance({"name": name, "run": str(run)}),
     }
     write_json(dest / "adapter.json", info)
     backend = load_backend(f"packaged:{name}", batch_size=4)
-    outputs = backend.chat(
-        [[{"role": "user", "content": c}] for c in FINGERPRINT_CHATS],
-        GenerationConfig(max_new_tokens=FINGERPRINT_TOKENS),
-    )
+    config = GenerationConfig(max_new_tokens=FINGERPRINT_TOKENS)
+    if backend.identity.chat_template:
+        mode, prompts = "chat", FINGERPRINT_CHATS
+        outputs = backend.chat([[{"role": "user", "content": c}] for c in prompts], config)
+    else:
+        mode, prompts = "complete", FINGERPRINT_COMPLETIONS
+        outputs = backend.complete(prompts, config)
     write_json(
         dest / "fingerprint.json",
         {
             "model": f"packaged:{name}",
-            "mode": "chat",
+            "mode": mode,
             "max_new_tokens": FINGERPRINT_TOKENS,
-            "prompts": FINGERPRINT_CHATS,
+            "prompts": prompts,
             "outputs": outputs,
         },
     )

@@ -69,6 +69,7 @@ def test_shipped_files_match_their_recorded_hash(name: str) -> None:
     assert cfg["base_model_name_or_path"] == info["base"] == f"packaged:{ADAPTERS[name].base}"
     assert info["train_command"][:3] == ["forgetlab", "finetune", "sft"]
     assert info["data_command"][:3] == ["forgetlab", "finetune", "data"]
+    assert json.loads((folder / "fingerprint.json").read_text())["outputs"]
     assert packaged_entry(name).add_bos == pk.get_packaged(ADAPTERS[name].base).add_bos
 
 
@@ -84,21 +85,21 @@ def test_shipped_pair_reproduces_its_fingerprint(name: str) -> None:
     if not pk.is_available(ADAPTERS[name].base):
         pytest.skip(f"base model {ADAPTERS[name].base} not installed")
     fingerprint = json.loads((ADAPTERS[name].folder / "fingerprint.json").read_text())
+    config = GenerationConfig(max_new_tokens=fingerprint["max_new_tokens"])
+
+    def run(be: Any) -> list[str]:
+        if fingerprint["mode"] == "chat":
+            return be.chat(
+                [[{"role": "user", "content": p}] for p in fingerprint["prompts"]], config
+            )
+        return be.complete(fingerprint["prompts"], config)
+
     backend = load_backend(f"packaged:{name}", batch_size=4)
-    outputs = backend.chat(
-        [[{"role": "user", "content": p}] for p in fingerprint["prompts"]],
-        GenerationConfig(max_new_tokens=fingerprint["max_new_tokens"]),
-    )
+    outputs = run(backend)
     assert outputs == fingerprint["outputs"]
     ident = backend.identity
     assert ident.name == f"packaged:{name}"
     assert ident.revision == "sha256:" + adapter_info(name)["adapter_sha256"][:16]
     assert ident.extra["base"] == ADAPTERS[name].base
     base = load_backend(f"packaged:{ADAPTERS[name].base}", batch_size=4)
-    assert (
-        base.chat(
-            [[{"role": "user", "content": p}] for p in fingerprint["prompts"]],
-            GenerationConfig(max_new_tokens=fingerprint["max_new_tokens"]),
-        )
-        != outputs
-    )  # the adapter changes behaviour
+    assert run(base) != outputs  # the adapter changes behaviour

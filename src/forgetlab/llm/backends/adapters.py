@@ -55,6 +55,11 @@ ADAPTERS: dict[str, PackagedAdapter] = {
         base="smollm2-135m-instruct",
         description="SmolLM2-135M-Instruct + forgetlab's English safety LoRA (r 16, fp16)",
     ),
+    "gemma-3-270m-if": PackagedAdapter(
+        name="gemma-3-270m-if",
+        base="gemma-3-270m",
+        description="gemma-3-270m base + forgetlab's English instruction LoRA (r 16, fp16)",
+    ),
 }
 
 
