@@ -21,6 +21,7 @@ from forgetlab.llm.backends.adapters import (
     merge_into,
     packaged_entry,
 )
+from forgetlab.llm.benchmarks.base import identity_dict, pair_note
 
 
 def test_merge_equals_peft_merge_and_unload(
@@ -103,3 +104,5 @@ def test_shipped_pair_reproduces_its_fingerprint(name: str) -> None:
     assert ident.extra["base"] == ADAPTERS[name].base
     base = load_backend(f"packaged:{ADAPTERS[name].base}", batch_size=4)
     assert run(base) != outputs  # the adapter changes behaviour
+    note = pair_note(identity_dict(base), identity_dict(backend))
+    assert note["matched"] is True, note

@@ -451,6 +451,8 @@ def load_packaged(
             "package": marker.get("distribution", ""),
             "gguf_sha256": marker.get("gguf_sha256", ""),
             **{k: marker[k] for k in ("base", "adapter_sha256") if k in marker},
+            # a shipped adapter declares its base, so a (base, adapter) run is a matched pair
+            **({"base_model": f"packaged:{marker['base']}"} if "base" in marker else {}),
         },
     )
 
