@@ -9,7 +9,7 @@ Why these presets (numbers in docs/synthetic-training.md):
 
 * ``smoke`` — seconds; used by the tests.
 * ``cpu`` (default) — a model that infers the task sharply within ~15 min on a 2-core CPU:
-  a pool of N = 4 and batch 128 for 10,000 steps (~12 min of pretraining on an idle 2-core
+  a pool of N = 4 and batch 128 for 10,000 steps (~9 min of pretraining on an idle 2-core
   CPU), then 500 fine-tuning steps; over 3 report-stream seeds it meets every inference
   target (docs/synthetic-reproduction.md). The recipe sweep (docs/synthetic-reproduction.md) scored
   candidates on the select stream: N = 8 at batch 64 closed 54 % of the ridge -> Bayes gap
