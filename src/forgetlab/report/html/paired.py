@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from forgetlab.report.html.collect import PairedRun
+from forgetlab.report.html.collect import PairedRun, XnliRun
 from forgetlab.report.html.page import browser, interval_text, json_script, lookup, num, select
 from forgetlab.report.html.svg import BarGroup, bar_chart
 from forgetlab.report.llm_report import condition_label
@@ -169,10 +169,17 @@ def sample_rows(run: PairedRun) -> list[dict[str, Any]]:
     return rows
 
 
-def section(run: PairedRun, i: int) -> str:
-    res = run.results
+def model_names(res: Mapping[str, Any]) -> dict[str, str]:
+    """Each role's model name as recorded in the results (the role if none)."""
     models = res.get("models") or {}
-    names = {role: (models.get(role) or {}).get("name") or role for role in ROLES}
+    return {role: str((models.get(role) or {}).get("name") or role) for role in ROLES}
+
+
+def pair_header(run: PairedRun | XnliRun) -> list[str]:
+    """The opening paragraphs of a base-vs-tuned section: the two models, generation, the
+    matched-pair note and a warning for a partial run."""
+    res = run.results
+    names = model_names(res)
     parts = [
         f"<p>Base: <code>{escape(str(names['base']))}</code> → tuned: "
         f"<code>{escape(str(names['tuned']))}</code>; "
@@ -188,6 +195,13 @@ def section(run: PairedRun, i: int) -> str:
             f'<p class="warnbox">PARTIAL run: {escape(str(res.get("samples_done")))}/'
             f"{escape(str(res.get('samples_expected')))} samples.</p>"
         )
+    return parts
+
+
+def section(run: PairedRun, i: int) -> str:
+    res = run.results
+    names = model_names(res)
+    parts = pair_header(run)
     parts += [language_table(run, i)]
     claim = res.get("claim")
     if claim:

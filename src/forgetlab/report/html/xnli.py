@@ -7,6 +7,7 @@ from html import escape
 
 from forgetlab.report.html.collect import XnliRun
 from forgetlab.report.html.page import interval_text, lookup, num
+from forgetlab.report.html.paired import pair_header
 from forgetlab.report.html.svg import BarGroup, bar_chart
 from forgetlab.report.xnli_report import language_label
 
@@ -55,23 +56,7 @@ def language_table(run: XnliRun) -> str:
 
 def section(run: XnliRun, i: int) -> str:
     res = run.results
-    models = res.get("models") or {}
-    names = {role: (models.get(role) or {}).get("name") or role for role in ROLES}
-    parts = [
-        f"<p>Base: <code>{escape(str(names['base']))}</code> → tuned: "
-        f"<code>{escape(str(names['tuned']))}</code>; "
-        f"{escape(str(lookup(res, ('generation', 'max_new_tokens'))))} new tokens, greedy. "
-        f'<span class="muted small">{escape(str(run.path))}</span></p>'
-    ]
-    pair = res.get("pair") or {}
-    if pair.get("note"):
-        box = "warnbox" if pair.get("matched") is not True else "small muted"
-        parts.append(f'<p class="{box}">Pair: {escape(str(pair["note"]))}</p>')
-    if not res.get("complete", True):
-        parts.append(
-            f'<p class="warnbox">PARTIAL run: {escape(str(res.get("samples_done")))}/'
-            f"{escape(str(res.get('samples_expected')))} samples.</p>"
-        )
+    parts = pair_header(run)
     langs = list(res["languages"])
     chart = bar_chart(
         [language_label(lang) for lang in langs],
