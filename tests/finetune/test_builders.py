@@ -16,7 +16,7 @@ from forgetlab.finetune.data.io import file_sha256, provenance_path, read_sft_js
 from forgetlab.finetune.data.nonins import build_nonins, split_half
 from forgetlab.finetune.data.safety import benign_pairs, build_safety, training_indices
 from forgetlab.llm.backends.base import Backend, GenerationConfig, ModelIdentity
-from forgetlab.llm.benchmarks.harmful import read_behaviours
+from forgetlab.llm.benchmarks.harmful import paper_selection, read_behaviours, selection_split
 
 
 def _paper_100_lines() -> set[str]:
@@ -31,17 +31,33 @@ def _paper_100_lines() -> set[str]:
 
 def test_safety_never_trains_on_the_evaluation_prompts(tmp_path: Path) -> None:
     out = tmp_path / "safety.jsonl"
-    info = build_safety(out, n_harmful=420, n_benign=30, seed=3)
+    info = build_safety(out, n_harmful=320, n_benign=30, seed=3)
     rows, fmt = read_sft_jsonl(out)
-    assert fmt == "messages" and len(rows) == info["rows"] == 450
+    assert fmt == "messages" and len(rows) == info["rows"] == 350
     users = [r["messages"][0]["content"] for r in rows]
     held_out = _paper_100_lines()
-    harmful_users = set(users) & set(read_behaviours("en"))
-    assert len(harmful_users) == 420  # all behaviours outside the 100, none inside
+    english = read_behaviours("en")
+    selection = {english[i] for i in selection_split()}
+    harmful_users = set(users) & set(english)
+    # every behaviour outside the evaluated 100 and the selection split, none inside either
+    assert len(harmful_users) == 320
     assert not harmful_users & held_out
-    assert len(training_indices()) == 420
-    with pytest.raises(ForgetlabError, match="<= 420"):
-        training_indices(421)
+    assert not harmful_users & selection
+    assert len(selection) == 100 and not selection & held_out
+    assert len(training_indices()) == 320
+    with pytest.raises(ForgetlabError, match="<= 320"):
+        training_indices(321)
+
+
+def test_selection_split_leaves_seed_0_training_data_unchanged() -> None:
+    """The split is the seed-0 pool's tail, so seed-0 recipes built before it are unchanged."""
+    evaluated = set(paper_selection())
+    pool = [i for i in range(520) if i not in evaluated]
+    random.Random(0).shuffle(pool)  # the builder's order before the split existed
+    assert training_indices(320, seed=0) == pool[:320]
+    assert list(selection_split()) == pool[320:]
+    for seed in (1, 7):  # other seeds skip the split wherever it falls in their order
+        assert not set(training_indices(320, seed=seed)) & set(selection_split())
 
 
 def test_safety_refuses_harmful_and_answers_benign_correctly(tmp_path: Path) -> None:

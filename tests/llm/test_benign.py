@@ -93,3 +93,70 @@ def test_over_refusal_measured_end_to_end(tmp_path: Path) -> None:
     samples = [json.loads(x) for x in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert {s["category"] for s in samples if s["label"] == REFUSE} == {"edgy"}
     assert (tmp_path / "report.html").is_file()
+
+
+def test_selection_set_is_disjoint_from_the_reported_set_and_the_training_data() -> None:
+    """``benign-select`` chooses recipes: it must share nothing with what is reported or trained."""
+    from forgetlab.finetune.data.helpful import PHRASINGS, TASKS, helpful_requests
+    from forgetlab.llm.benchmarks.benign import REQUEST_SETS, SELECT_BENCHMARK, select_prompts
+
+    select = read_requests(SELECT_BENCHMARK)
+    texts = [t for _, t in select]
+    assert len(texts) == REQUEST_SETS[SELECT_BENCHMARK][1] == len(set(texts))
+    assert {c for c, _ in select} == {c for c, _ in read_requests()}  # the same seven categories
+    assert not set(texts) & {t for _, t in read_requests()}
+    assert not [t for t in texts if any(re.fullmatch(p, t) for p in TEMPLATES)]
+    helpful = set(helpful_requests(len(TASKS) * len(PHRASINGS), seed=0))
+    assert not set(texts) & helpful
+    assert not [t for t in texts if any(task in t for task in TASKS)]
+    rows = select_prompts(limit=2)
+    assert [r["benchmark"] for r in rows] == ["benign-select"] * 2
+    assert rows[1]["prompt"] == texts[1]
+
+
+def test_harmful_selection_split_is_held_out_from_the_paper_100() -> None:
+    from forgetlab.llm.benchmarks.harmful import paper_selection, select_prompts, selection_split
+
+    split = selection_split()
+    assert len(split) == len(set(split)) == 100
+    assert not set(split) & set(paper_selection())
+    rows = select_prompts(["en", "ja"], limit=3)
+    assert [(r["language"], r["index"]) for r in rows] == [
+        (lang, i) for lang in ("en", "ja") for i in split[:3]
+    ]
+    assert rows[0]["prompt"] == read_behaviours("en")[split[0]]
+    assert rows[3]["prompt_en"] == rows[0]["prompt"]
+
+
+def test_selection_benchmarks_run_end_to_end(tmp_path: Path) -> None:
+    """Both selection sets run through ``evaluate_harmful`` and record their own name."""
+    from forgetlab.llm.benchmarks.benign import SELECT_BENCHMARK
+
+    select = read_requests(SELECT_BENCHMARK)
+    edgy = {text for cat, text in select if cat == "edgy"}
+
+    def reply(prompt: str) -> str:
+        return "I'm sorry, I can't help with that." if prompt in edgy else "Sure: here you go."
+
+    res = evaluate_harmful(
+        FakeBackend(reply),
+        out_dir=tmp_path / "b",
+        judge=SubstringJudge(),
+        benchmark="benign-select",
+        show_progress=False,
+        write_report=False,
+    )
+    assert res["benchmark"] == "benign-select"
+    en = res["runs"]["model"]["per_condition"]["en"]
+    assert en["n"] == len(select) and en["counts"][REFUSE] == len(edgy)
+    res = evaluate_harmful(
+        FakeBackend(lambda p: "I cannot help with that."),
+        out_dir=tmp_path / "h",
+        judge=SubstringJudge(),
+        benchmark="harmful-select",
+        languages=["en"],
+        limit=5,
+        show_progress=False,
+        write_report=False,
+    )
+    assert res["runs"]["model"]["per_condition"]["en"]["counts"][REFUSE] == 5

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from forgetlab.llm.harmful_eval import BENCHMARKS as HARMFUL_BENCHMARKS
+
 
 @click.group(name="llm")
 def llm() -> None:
@@ -25,7 +27,7 @@ def _split_multi(values: tuple[str, ...]) -> list[str]:
 )
 @click.option(
     "--benchmark",
-    type=click.Choice(["harmful", "multijail", "benign"]),
+    type=click.Choice(list(HARMFUL_BENCHMARKS)),
     default="harmful",
     show_default=True,
 )

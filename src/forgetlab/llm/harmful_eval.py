@@ -41,7 +41,7 @@ from forgetlab.results import (
     write_json,
 )
 
-BENCHMARKS = ("harmful", "multijail", "benign")
+BENCHMARKS = ("harmful", "multijail", "benign", "harmful-select", "benign-select")
 GENERATIONS = "generations.jsonl"
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -97,39 +97,40 @@ class Condition:
     transform: str | None = None
 
 
+# benchmark name -> (module, its prompt-rows function); every module has ``LANGUAGES``
+PROMPT_SETS: dict[str, tuple[str, str]] = {
+    "harmful": ("forgetlab.llm.benchmarks.harmful", "harmful_prompts"),
+    "harmful-select": ("forgetlab.llm.benchmarks.harmful", "select_prompts"),
+    "multijail": ("forgetlab.llm.benchmarks.multijail", "multijail_prompts"),
+    "benign": ("forgetlab.llm.benchmarks.benign", "benign_prompts"),
+    "benign-select": ("forgetlab.llm.benchmarks.benign", "select_prompts"),
+}
+# The recipe-selection sets: for choosing a fine-tuning recipe, never for reported numbers.
+SELECTION_SETS = frozenset({"harmful-select", "benign-select"})
+
+
+def _prompt_set(benchmark: str) -> Any:
+    import importlib
+
+    if benchmark not in PROMPT_SETS:
+        raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+    return importlib.import_module(PROMPT_SETS[benchmark][0])
+
+
 def benchmark_rows(
     benchmark: str, languages: Sequence[str] | None, *, limit: int | None, all_prompts: bool
 ) -> list[dict[str, Any]]:
     """The benchmark's prompt rows (every language asked for plus English, for transforms)."""
+    module = _prompt_set(benchmark)
+    rows_of = getattr(module, PROMPT_SETS[benchmark][1])
     if benchmark == "harmful":
-        from forgetlab.llm.benchmarks.harmful import harmful_prompts
-
-        return harmful_prompts(languages, all_prompts=all_prompts, limit=limit)
-    if benchmark == "multijail":
-        from forgetlab.llm.benchmarks.multijail import multijail_prompts
-
-        return multijail_prompts(languages, limit=limit)
-    if benchmark == "benign":
-        from forgetlab.llm.benchmarks.benign import benign_prompts
-
-        return benign_prompts(languages, limit=limit)
-    raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+        rows: list[dict[str, Any]] = rows_of(languages, all_prompts=all_prompts, limit=limit)
+        return rows
+    return list(rows_of(languages, limit=limit))
 
 
 def default_languages(benchmark: str) -> list[str]:
-    if benchmark == "harmful":
-        from forgetlab.llm.benchmarks.harmful import LANGUAGES
-
-        return list(LANGUAGES)
-    if benchmark == "multijail":
-        from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ
-
-        return list(MJ)
-    if benchmark == "benign":
-        from forgetlab.llm.benchmarks.benign import LANGUAGES as BENIGN
-
-        return list(BENIGN)
-    raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
+    return list(_prompt_set(benchmark).LANGUAGES)
 
 
 def build_items(

@@ -106,16 +106,18 @@ def benign_pairs(n: int, seed: int) -> list[tuple[str, str]]:
 
 
 def training_indices(n: int | None = None, seed: int = 0) -> list[int]:
-    """AdvBench line indices outside the paper's evaluation selection (420), seeded order."""
-    from forgetlab.llm.benchmarks.harmful import N_BEHAVIOURS, paper_selection
+    """AdvBench line indices for refusal data: the training pool (420 behaviours outside the
+    paper's evaluation selection) in ``seed`` order, less the 100 of the recipe-selection
+    split (320 left). Seed 0 gives the same first 320 as before the split existed."""
+    from forgetlab.llm.benchmarks.harmful import selection_split, training_pool
 
-    held_out = set(paper_selection())
-    pool = [i for i in range(N_BEHAVIOURS) if i not in held_out]
-    random.Random(seed).shuffle(pool)
+    held_out = set(selection_split())
+    pool = [i for i in training_pool(seed) if i not in held_out]
     if n is not None:
         if n > len(pool):
             raise ForgetlabError(
-                f"--n-harmful must be <= {len(pool)} (behaviours outside the evaluation selection)"
+                f"--n-harmful must be <= {len(pool)} (behaviours outside the evaluation "
+                "selection and the recipe-selection split)"
             )
         pool = pool[:n]
     return pool

@@ -5,6 +5,11 @@ random.shuffle(lines); lines[:100]`` on each language file. ``random.shuffle``'s
 depends only on the list length, so shuffling the line *indices* once gives the same 100
 lines in every language; that is what :func:`paper_selection` does. ``index`` is always the
 0-based line number in the 520-line files.
+
+The other 420 behaviours are the *training pool* of ``forgetlab finetune data safety``.
+Its last 100 in seed-0 order form a third set, the *selection split* (``harmful-select``):
+never trained on (the data builder skips it for every seed) and never reported, it exists to
+choose a safety recipe, so the paper's 100 are used once, for the final table.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.llm.benchmarks import check_languages
 
 BENCHMARK = "harmful"
+SELECT_BENCHMARK = "harmful-select"
 LANGUAGES: tuple[str, ...] = ("en", "ja", "hu", "sw", "ml")
 LANGUAGE_NAMES = {
     "en": "English",
@@ -30,6 +36,7 @@ LANGUAGE_NAMES = {
 N_BEHAVIOURS = 520
 PAPER_SEED = 10
 PAPER_N = 100
+SELECT_N = 100
 
 
 def harmful_file(language: str) -> str:
@@ -70,6 +77,24 @@ def paper_selection(
     return order[:k]
 
 
+def training_pool(seed: int = 0) -> list[int]:
+    """The 420 line indices outside the paper's selection, shuffled with ``seed``."""
+    evaluated = set(paper_selection())
+    pool = [i for i in range(N_BEHAVIOURS) if i not in evaluated]
+    random.Random(seed).shuffle(pool)
+    return pool
+
+
+@cache
+def selection_split() -> tuple[int, ...]:
+    """The recipe-selection behaviours: the training pool's last ``SELECT_N`` in seed-0 order.
+
+    Taken from the end, so that seed-0 training data (which uses the pool's start) are the
+    same with or without the split; for other seeds the builder removes these indices.
+    """
+    return tuple(training_pool(0)[-SELECT_N:])
+
+
 def selected_indices(*, all_prompts: bool = False, limit: int | None = None) -> list[int]:
     """Indices to evaluate: the paper's 100 (default) or all 520 in file order; then ``limit``."""
     indices = list(range(N_BEHAVIOURS)) if all_prompts else paper_selection()
@@ -85,11 +110,22 @@ def _check_languages(languages: Iterable[str]) -> list[str]:
 
 
 def harmful_prompts(
-    languages: Sequence[str] | None = None, *, all_prompts: bool = False, limit: int | None = None
+    languages: Sequence[str] | None = None,
+    *,
+    all_prompts: bool = False,
+    limit: int | None = None,
+    benchmark: str = BENCHMARK,
 ) -> list[dict[str, Any]]:
     """Rows ``{benchmark, index, language, prompt, prompt_en}`` in selection order per language."""
     langs = _check_languages(languages or LANGUAGES)
-    indices = selected_indices(all_prompts=all_prompts, limit=limit)
+    if benchmark == SELECT_BENCHMARK:
+        if all_prompts:
+            raise ForgetlabError("--all does not apply to the selection split")
+        if limit is not None and limit < 1:
+            raise ForgetlabError("--limit must be >= 1")
+        indices = list(selection_split())[:limit]
+    else:
+        indices = selected_indices(all_prompts=all_prompts, limit=limit)
     english = read_behaviours("en")
     rows = []
     for lang in langs:
@@ -97,7 +133,7 @@ def harmful_prompts(
         for i in indices:
             rows.append(
                 {
-                    "benchmark": BENCHMARK,
+                    "benchmark": benchmark,
                     "index": i,
                     "language": lang,
                     "prompt": lines[i],
@@ -105,6 +141,13 @@ def harmful_prompts(
                 }
             )
     return rows
+
+
+def select_prompts(
+    languages: Sequence[str] | None = None, *, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Rows of the recipe-selection split (``harmful-select``), shaped like the paper's."""
+    return harmful_prompts(languages, limit=limit, benchmark=SELECT_BENCHMARK)
 
 
 def export_harmful(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:

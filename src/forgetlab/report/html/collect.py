@@ -17,7 +17,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.llm.benchmarks.schema import HarmfulResults, IclVsIfResults, XnliResults
 from forgetlab.results import read_json
 
-HARMFUL_BENCHMARKS = ("harmful", "multijail", "benign")
+HARMFUL_BENCHMARKS = ("harmful", "multijail", "benign", "harmful-select", "benign-select")
 
 
 @dataclass
