@@ -171,6 +171,24 @@ def test_run_gives_what_the_direct_command_gives(
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in direct.iterdir())
 
 
+@pytest.mark.slow
+def test_run_xnli_on_a_tiny_model_gives_what_llm_xnli_gives(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real HF backend on a tiny random model: same outputs, scores and results."""
+    spec = f"hf:{tiny_model_dir}"
+    args = ["--model", spec, "--compare", spec, "--data", str(XNLI_FIXTURE), "--languages",
+            "en,de", "--limit", "3", "--batch-size", "2", "--device", "cpu", "--quiet"]  # fmt: skip
+    for how, prefix in (("direct", ["llm", "xnli"]), ("run", ["llm", "run", "xnli"])):
+        assert cli([*prefix, *args, "--out", str(tmp_path / how)]) == 0
+    capsys.readouterr()
+    direct, run = tmp_path / "direct", tmp_path / "run"
+    assert (run / "samples.jsonl").read_bytes() == (direct / "samples.jsonl").read_bytes()
+    assert len((run / "samples.jsonl").read_text().splitlines()) == 12
+    results = [json.loads((d / "results.json").read_text()) for d in (direct, run)]
+    assert results[1]["complete"] and _comparable(results[0]) == _comparable(results[1])
+
+
 def test_run_flags_reach_the_benchmark(
     tmp_path: Path, fake_loader: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
