@@ -197,6 +197,18 @@ CASES: dict[str, tuple[st.SearchStrategy, Builder]] = {
             "de",
         ],
     ),
+    "run benchmark": (
+        names.filter(lambda s: s not in {"icl-vs-if", "harmful", "xnli"}),
+        lambda w, o, bad, m: ["llm", "run", bad, "--out", str(o)],
+    ),
+    "run xnli --limit": (
+        bad_count,
+        lambda w, o, bad, m: ["llm", "run", *_xnli(w, o, m)[1:], "--limit", bad],
+    ),
+    "run harmful --languages": (
+        names.filter(lambda s: s not in {"en", "ja", "hu", "sw", "ml"}),
+        lambda w, o, bad, m: ["llm", "run", *_harmful(o, m)[1:], "--languages", bad],
+    ),
     "export-prompts benchmark": (
         names.filter(lambda s: s not in {"icl-vs-if", "harmful", "multijail", "benign", "xnli"}),
         lambda w, o, bad, m: ["llm", "export-prompts", bad, "--out", str(o)],

@@ -1,136 +1,99 @@
-"""`forgetlab llm ...` commands."""
+"""`forgetlab llm ...` commands.
+
+Benchmarks have no command code here: ``llm run NAME`` builds each one's command from the
+flags its module declares (``BENCHMARKS`` in ``benchmarks/registry.py``), and the older
+``llm icl-vs-if``, ``llm harmful`` and ``llm xnli`` are the same commands under their first
+names. Heavy imports stay inside the commands.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from forgetlab.llm.harmful_eval import BENCHMARKS as HARMFUL_BENCHMARKS
+from forgetlab.llm.benchmarks import registry as benchmark_registry
+from forgetlab.llm.benchmarks.command import MISSING, BenchmarkCommand, Flag, split_csv
+
+# Benchmarks that are also commands of `forgetlab llm` itself (their names before `llm run`).
+DIRECT_BENCHMARKS = ("harmful", "icl-vs-if", "xnli")
 
 
-@click.group(name="llm")
+# --- benchmark commands from their declarations (benchmarks/command.py) ---------------------
+
+
+def click_option(flag: Flag) -> click.Option:
+    """The click option a :class:`Flag` declares."""
+    attrs: dict[str, Any] = {}
+    if flag.kind == "int":
+        attrs["type"] = int
+    elif flag.kind == "choice":
+        attrs["type"] = click.Choice(list(flag.choices))
+    elif flag.kind == "dir":
+        attrs["type"] = click.Path(file_okay=False)
+    elif flag.kind == "file":
+        attrs["type"] = click.Path(dir_okay=False)
+    elif flag.kind == "switch" and "/" not in flag.decl:
+        attrs["is_flag"] = True
+    if flag.default is not MISSING:
+        attrs["default"] = flag.default
+    if flag.required:
+        attrs["required"] = True
+    if flag.multiple:
+        attrs["multiple"] = True
+    if flag.show_default:
+        attrs["show_default"] = True
+    return click.Option([flag.decl, flag.name], help=flag.help, **attrs)
+
+
+def benchmark_command(name: str, spec: BenchmarkCommand) -> click.Command:
+    """A click command that parses ``spec``'s flags, runs it and prints what it describes."""
+
+    def callback(**values: Any) -> None:
+        results = spec.run(**spec.run_values(values))
+        for line in spec.describe(results, values):
+            click.echo(line)
+
+    return click.Command(
+        name, callback=callback, params=[click_option(f) for f in spec.flags], help=spec.help
+    )
+
+
+def registered_command(name: str) -> click.Command:
+    """Benchmark ``name``'s command (an unknown name is a one-line error with a suggestion)."""
+    return benchmark_command(name, benchmark_registry.BENCHMARKS.get(name))
+
+
+class BenchmarkGroup(click.Group):
+    """``llm run``: one subcommand per registered benchmark, built when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return benchmark_registry.BENCHMARKS.names()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return registered_command(cmd_name)
+
+
+class LlmGroup(click.Group):
+    """``llm``: its own commands plus the benchmarks that keep a direct command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *DIRECT_BENCHMARKS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in DIRECT_BENCHMARKS:
+            return registered_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(name="llm", cls=LlmGroup)
 def llm() -> None:
     """llm lab commands."""
 
 
-# ---------------------------------------------------------------- harmful-request evaluation
-# (heavy imports stay inside the commands)
-
-
-def _split_multi(values: tuple[str, ...]) -> list[str]:
-    """``--languages en,ja --languages hu`` -> ``["en", "ja", "hu"]``."""
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
-
-
-@llm.command(name="harmful")
-@click.option(
-    "--model", required=True, help="Backend spec of the model, e.g. packaged:smollm2-135m-instruct."
-)
-@click.option(
-    "--benchmark",
-    type=click.Choice(list(HARMFUL_BENCHMARKS)),
-    default="harmful",
-    show_default=True,
-)
-@click.option(
-    "--languages",
-    multiple=True,
-    help="Comma-separated languages (default: all of the benchmark's).",
-)
-@click.option(
-    "--transforms",
-    multiple=True,
-    help="Registry transforms applied to the English prompts, e.g. leetspeak,base64.",
-)
-@click.option(
-    "--judge", "judge_spec", default="substring", show_default=True, help="substring or llm:MODEL."
-)
-@click.option(
-    "--back-translator",
-    default=None,
-    help="apertium (es only) or a backend spec used to translate outputs to English.",
-)
-@click.option("--limit", type=int, default=None, help="Only the first N prompts of the selection.")
-@click.option(
-    "--all",
-    "all_prompts",
-    is_flag=True,
-    help="All 520 AdvBench behaviours instead of the paper's 100.",
-)
-@click.option(
-    "--compare",
-    default=None,
-    help="A second model evaluated side by side (e.g. after safety tuning).",
-)
-@click.option("--max-new-tokens", type=int, default=512, show_default=True, help="Paper: 512.")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--dtype", default=None)
-@click.option("--device", default=None)
-@click.option(
-    "--show-outputs",
-    is_flag=True,
-    help="Print generated text to the terminal (off by default: it is harmful).",
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace a run with a different configuration in --out."
-)
-@click.option(
-    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory."
-)
-def harmful_cmd(
-    model: str,
-    benchmark: str,
-    languages: tuple[str, ...],
-    transforms: tuple[str, ...],
-    judge_spec: str,
-    back_translator: str | None,
-    limit: int | None,
-    all_prompts: bool,
-    compare: str | None,
-    max_new_tokens: int,
-    batch_size: int,
-    dtype: str | None,
-    device: str | None,
-    show_outputs: bool,
-    overwrite: bool,
-    out_dir: str,
-) -> None:
-    """Refusal rates on harmful requests per language / conjugate transform (docs/harmful.md#protocol).
-
-    Generations are written to OUT/generations.jsonl and OUT/samples.jsonl, never printed
-    unless --show-outputs.
-    """
-    from forgetlab.llm.harmful_eval import run_from_flags
-    from forgetlab.report.harmful_report import render_markdown
-
-    results = run_from_flags(
-        model=model,
-        benchmark=benchmark,
-        languages=_split_multi(languages) or None,
-        transforms=_split_multi(transforms),
-        judge_spec=judge_spec,
-        back_translator=back_translator,
-        limit=limit,
-        all_prompts=all_prompts,
-        compare=compare,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        dtype=dtype,
-        device=device,
-        overwrite=overwrite,
-        out_dir=out_dir,
-    )
-    click.echo(render_markdown(results))
-    click.echo(
-        f"wrote {out_dir}/results.json, results.md, results.png; per-sample outputs in {out_dir}/samples.jsonl"
-    )
-    if show_outputs:
-        from forgetlab.llm.harmful_eval import load_samples
-
-        for s in load_samples(out_dir):
-            click.echo(f"--- {s['id']} [{s['label']}; judged_on {s['judged_on']}]")
-            click.echo(f"raw: {s['output_raw']}")
-            if s["output_en"] != s["output_raw"]:
-                click.echo(f"en:  {s['output_en']}")
+@llm.group(name="run", cls=BenchmarkGroup, subcommand_metavar="BENCHMARK [ARGS]...")
+def run_group() -> None:
+    """Run a registered benchmark: forgetlab llm run BENCHMARK --help for its options."""
 
 
 @llm.group(name="label")
@@ -218,174 +181,7 @@ def label_agreement(run_dir: str, name_a: str, name_b: str, out_json: str | None
         write_json(out_json, {"a": name_a, "b": name_b, **res})
 
 
-# --- icl-vs-if: paired base vs tuned evaluation (evaluate.py) -------------------------------
-
-
-@llm.command("icl-vs-if")
-@click.option("--base", "base", required=True, help="Base model spec, e.g. packaged:gemma-3-270m.")
-@click.option("--tuned", "tuned", required=True, help="Fine-tuned model spec.")
-@click.option(
-    "--languages",
-    default="en,fr,es,nl,hu,ls,pl",
-    show_default=True,
-    help="Comma-separated pretranslated languages ('' for none).",
-)
-@click.option(
-    "--transforms",
-    default="",
-    help="Comma-separated registry transforms applied to the English prompts, NAME[@payload|@full] "
-    "(e.g. rot13,leetspeak,apertium:eng-spa).",
-)
-@click.option(
-    "--limit", type=int, default=None, help="First N prompts per (task, language); default all 100."
-)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--dtype", default=None, help="Model dtype (backend default if unset).")
-@click.option("--device", default=None, help="Device (backend default if unset).")
-@click.option("--max-new-tokens", type=int, default=10, show_default=True)
-@click.option(
-    "--bos/--no-bos",
-    default=None,
-    help="Prepend a BOS token. Default: the backend's (no BOS as in the paper, except models "
-    "that need one, e.g. Gemma).",
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace a run directory holding a different configuration."
-)
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
-def icl_vs_if_cmd(
-    base: str,
-    tuned: str,
-    languages: str,
-    transforms: str,
-    limit: int | None,
-    batch_size: int,
-    dtype: str | None,
-    device: str | None,
-    max_new_tokens: int,
-    bos: bool | None,
-    overwrite: bool,
-    quiet: bool,
-    out: str,
-) -> None:
-    """ICL vs instruction following, base vs fine-tuned (the paper's Table 1), resumable."""
-    from forgetlab.llm.evaluate import (
-        CHART_FILE,
-        REPORT_FILE,
-        RESULTS_FILE,
-        ROLES,
-        SAMPLES_FILE,
-        run_from_flags,
-    )
-    from forgetlab.report.llm_report import render_table
-
-    results = run_from_flags(
-        base=base,
-        tuned=tuned,
-        languages=languages,
-        transforms=transforms,
-        limit=limit,
-        batch_size=batch_size,
-        dtype=dtype,
-        device=device,
-        max_new_tokens=max_new_tokens,
-        add_bos=bos,
-        overwrite=overwrite,
-        quiet=quiet,
-        out=out,
-    )
-    click.echo(render_table(results))
-    pair = results["pair"]
-    if pair.get("matched") is not True:
-        click.echo(f"note: {pair['note']}")
-    for role in ROLES:
-        if results["models"].get(role, {}).get("backend") == "openai":
-            click.echo(
-                f"note: the {role} model is a chat model: each prompt was sent as one user "
-                "message, so its scores are not those of raw-text continuation"
-            )
-    click.echo(
-        f"wrote {out}/{RESULTS_FILE}, {REPORT_FILE}, {CHART_FILE}; samples in {SAMPLES_FILE}"
-    )
-
-
-# --- xnli: paired base vs tuned natural-language inference (benchmarks/xnli.py) -------------
-
-
-@llm.command("xnli")
-@click.option("--model", required=True, help="Base model spec, e.g. hf:meta-llama/Llama-2-7b-hf.")
-@click.option(
-    "--compare", required=True, help="Tuned model spec, e.g. hf:codellama/CodeLlama-7b-hf."
-)
-@click.option(
-    "--languages", default=None, help="Comma-separated languages (default: all the benchmark has)."
-)
-@click.option(
-    "--data",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="Local JSONL or TSV file (premise, hypothesis, label[, language]) instead of the "
-    "Hugging Face hub id xnli (docs/xnli.md#data).",
-)
-@click.option("--limit", type=int, default=None, help="First N pairs per language; default all.")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--dtype", default=None, help="Model dtype (backend default if unset).")
-@click.option("--device", default=None, help="Device (backend default if unset).")
-@click.option(
-    "--bos/--no-bos",
-    default=None,
-    help="Prepend a BOS token. Default: the backend's (none, except models that need one).",
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace a run directory holding a different configuration."
-)
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
-def xnli_cmd(
-    model: str,
-    compare: str,
-    languages: str | None,
-    data: str | None,
-    limit: int | None,
-    batch_size: int,
-    dtype: str | None,
-    device: str | None,
-    bos: bool | None,
-    overwrite: bool,
-    quiet: bool,
-    out: str,
-) -> None:
-    """XNLI accuracy, base (--model) vs tuned (--compare), with paired drops (docs/xnli.md)."""
-    from forgetlab.llm.benchmarks.xnli import RESULTS_FILE, run_from_flags
-    from forgetlab.report.xnli_report import render_table
-
-    results = run_from_flags(
-        model=model,
-        compare=compare,
-        languages=None if languages is None else _csv(languages),
-        data=data,
-        limit=limit,
-        batch_size=batch_size,
-        dtype=dtype,
-        device=device,
-        add_bos=bos,
-        overwrite=overwrite,
-        quiet=quiet,
-        out=out,
-    )
-    click.echo(render_table(results))
-    pair = results["pair"]
-    if pair.get("matched") is not True:
-        click.echo(f"note: {pair['note']}")
-    click.echo(f"wrote {out}/{RESULTS_FILE}, report.md; samples in samples.jsonl")
-
-
 # --- prompt exports: export-prompts / export-lm-eval (benchmarks/registry.py) ----------------
-
-
-def _csv(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 @llm.command("export-prompts")
@@ -437,10 +233,10 @@ def export_prompts_cmd(
         raise click.UsageError(f"--limit must be >= 1 (got {limit})")
     rows = export_rows(
         benchmark,
-        _csv(languages) or None,
-        tasks=_csv(tasks) or None,
+        split_csv(languages) or None,
+        tasks=split_csv(tasks) or None,
         limit=limit,
-        transforms=_csv(transforms) or None,
+        transforms=split_csv(transforms) or None,
         all_prompts=all_prompts,
         data=data,
     )
@@ -470,7 +266,9 @@ def export_lm_eval_cmd(
 
     if limit is not None and limit < 1:
         raise click.UsageError(f"--limit must be >= 1 (got {limit})")
-    res = export_lm_eval(out, _csv(languages) or None, _csv(transforms), _csv(tasks) or None, limit)
+    res = export_lm_eval(
+        out, split_csv(languages) or None, split_csv(transforms), split_csv(tasks) or None, limit
+    )
     n_tasks, n_groups = len(res["tasks"]), len(res["groups"])
     click.echo(
         f"wrote {n_tasks} lm-eval tasks in {n_groups} groups ({res['rows']} prompts) to {res['dir']}"

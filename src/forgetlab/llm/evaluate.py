@@ -39,6 +39,17 @@ from forgetlab.llm.benchmarks.base import (
     pair_note,
     paired_row,
 )
+from forgetlab.llm.benchmarks.command import (
+    BATCH_SIZE,
+    DEVICE,
+    DTYPE,
+    OUT,
+    OVERWRITE,
+    QUIET,
+    BenchmarkCommand,
+    Flag,
+    split_csv,
+)
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import IclVsIfResults
@@ -506,16 +517,12 @@ def icl_accuracy(
 # --- command line --------------------------------------------------------------------------------
 
 
-def _split(csv: str) -> list[str]:
-    return [x.strip() for x in csv.split(",") if x.strip()]
-
-
 def run_from_flags(
     *,
     base: str,
     tuned: str,
-    languages: str,
-    transforms: str,
+    languages: str | Sequence[str],
+    transforms: str | Sequence[str],
     limit: int | None,
     batch_size: int,
     dtype: str | None,
@@ -526,9 +533,10 @@ def run_from_flags(
     quiet: bool,
     out: str,
 ) -> IclVsIfResults:
-    """``forgetlab llm icl-vs-if``: check the flags, then :func:`evaluate_icl_vs_if` with
-    lazily loaded backends (the command prints the table)."""
-    langs, trs = _split(languages), _split(transforms)
+    """``forgetlab llm run icl-vs-if``: check the flags, then :func:`evaluate_icl_vs_if` with
+    lazily loaded backends (the command prints the table). ``languages`` and ``transforms``
+    may be comma-separated."""
+    langs, trs = split_csv(languages), split_csv(transforms)
     if not langs and not trs:
         raise ForgetlabError("nothing to evaluate: give --languages and/or --transforms")
     if max_new_tokens < 1:
@@ -553,3 +561,69 @@ def run_from_flags(
         overwrite=overwrite,
         show_progress=not quiet,
     )
+
+
+def describe_run(results: IclVsIfResults, flags: Mapping[str, Any]) -> list[str]:
+    """What the command prints: the drop table, notes on the pair and on chat models, the
+    files written."""
+    from forgetlab.report.llm_report import render_table
+
+    lines = [render_table(results)]
+    pair = results["pair"]
+    if pair.get("matched") is not True:
+        lines.append(f"note: {pair['note']}")
+    for role in ROLES:
+        if results["models"].get(role, {}).get("backend") == "openai":
+            lines.append(
+                f"note: the {role} model is a chat model: each prompt was sent as one user "
+                "message, so its scores are not those of raw-text continuation"
+            )
+    out = flags["out"]
+    lines.append(
+        f"wrote {out}/{RESULTS_FILE}, {REPORT_FILE}, {CHART_FILE}; samples in {SAMPLES_FILE}"
+    )
+    return lines
+
+
+COMMAND = BenchmarkCommand(
+    help="ICL vs instruction following, base vs fine-tuned (the paper's Table 1), resumable.",
+    flags=(
+        Flag("--base", "Base model spec, e.g. packaged:gemma-3-270m.", required=True),
+        Flag("--tuned", "Fine-tuned model spec.", required=True),
+        Flag(
+            "--languages",
+            "Comma-separated pretranslated languages ('' for none).",
+            default="en,fr,es,nl,hu,ls,pl",
+            show_default=True,
+        ),
+        Flag(
+            "--transforms",
+            "Comma-separated registry transforms applied to the English prompts, "
+            "NAME[@payload|@full] (e.g. rot13,leetspeak,apertium:eng-spa).",
+            default="",
+        ),
+        Flag(
+            "--limit",
+            "First N prompts per (task, language); default all 100.",
+            kind="int",
+            default=None,
+        ),
+        BATCH_SIZE,
+        DTYPE,
+        DEVICE,
+        Flag("--max-new-tokens", kind="int", default=10, show_default=True),
+        Flag(
+            "--bos/--no-bos",
+            "Prepend a BOS token. Default: the backend's (no BOS as in the paper, except models "
+            "that need one, e.g. Gemma).",
+            kind="switch",
+            default=None,
+            dest="add_bos",
+        ),
+        OVERWRITE,
+        QUIET,
+        OUT,
+    ),
+    run=run_from_flags,
+    describe=describe_run,
+)

@@ -20,7 +20,7 @@ import random
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
+from forgetlab.llm.benchmarks.command import BATCH_SIZE, BenchmarkCommand, Flag, split_csv
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import HarmfulResults
 from forgetlab.llm.english import plain_reply
@@ -673,8 +674,8 @@ def run_from_flags(
     *,
     model: str,
     benchmark: str,
-    languages: Sequence[str] | None,
-    transforms: Sequence[str],
+    languages: str | Sequence[str] | None,
+    transforms: str | Sequence[str],
     judge_spec: str,
     back_translator: str | None,
     limit: int | None,
@@ -687,13 +688,16 @@ def run_from_flags(
     overwrite: bool,
     out_dir: str,
 ) -> HarmfulResults:
-    """``forgetlab llm harmful``: check every flag before any model loads, load the models,
-    judge and back-translator, then :func:`evaluate_harmful` (the command prints)."""
+    """``forgetlab llm run harmful``: check every flag before any model loads, load the
+    models, judge and back-translator, then :func:`evaluate_harmful` (the command prints).
+    ``languages`` and ``transforms`` may be comma-separated (or several such strings); no
+    languages means all of the benchmark's."""
     from forgetlab.llm.backends import load_backend
     from forgetlab.llm.judges import build_judge
 
+    langs, trs = split_csv(languages) or None, split_csv(transforms)
     check_request(
-        benchmark, languages, transforms, limit=limit, all_prompts=all_prompts,
+        benchmark, langs, trs, limit=limit, all_prompts=all_prompts,
         max_new_tokens=max_new_tokens, batch_size=batch_size,
     )  # fmt: skip
 
@@ -711,8 +715,8 @@ def run_from_flags(
         out_dir=out_dir,
         judge=judge,
         benchmark=benchmark,
-        languages=languages,
-        transforms=transforms,
+        languages=langs,
+        transforms=trs,
         back_translator=bt,
         limit=limit,
         all_prompts=all_prompts,
@@ -721,6 +725,93 @@ def run_from_flags(
         compare=other,
         overwrite=overwrite,
     )
+
+
+def describe_run(results: HarmfulResults, flags: Mapping[str, Any]) -> Iterator[str]:
+    """What the command prints: the rate table and the files written; the generated text
+    (harmful) only with ``--show-outputs``."""
+    from forgetlab.report.harmful_report import render_markdown
+
+    out_dir = flags["out_dir"]
+    yield render_markdown(results)
+    yield (
+        f"wrote {out_dir}/results.json, results.md, results.png; per-sample outputs in "
+        f"{out_dir}/samples.jsonl"
+    )
+    if flags.get("show_outputs"):
+        for s in load_samples(out_dir):
+            yield f"--- {s['id']} [{s['label']}; judged_on {s['judged_on']}]"
+            yield f"raw: {s['output_raw']}"
+            if s["output_en"] != s["output_raw"]:
+                yield f"en:  {s['output_en']}"
+
+
+COMMAND = BenchmarkCommand(
+    help="Refusal rates on harmful requests per language / conjugate transform "
+    "(docs/harmful.md#protocol).\n\n"
+    "Generations are written to OUT/generations.jsonl and OUT/samples.jsonl, never printed "
+    "unless --show-outputs.",
+    flags=(
+        Flag(
+            "--model",
+            "Backend spec of the model, e.g. packaged:smollm2-135m-instruct.",
+            required=True,
+        ),
+        Flag(
+            "--benchmark", kind="choice", choices=BENCHMARKS, default="harmful", show_default=True
+        ),
+        Flag(
+            "--languages",
+            "Comma-separated languages (default: all of the benchmark's).",
+            multiple=True,
+        ),
+        Flag(
+            "--transforms",
+            "Registry transforms applied to the English prompts, e.g. leetspeak,base64.",
+            multiple=True,
+        ),
+        Flag(
+            "--judge",
+            "substring or llm:MODEL.",
+            default="substring",
+            show_default=True,
+            dest="judge_spec",
+        ),
+        Flag(
+            "--back-translator",
+            "apertium (es only) or a backend spec used to translate outputs to English.",
+            default=None,
+        ),
+        Flag("--limit", "Only the first N prompts of the selection.", kind="int", default=None),
+        Flag(
+            "--all",
+            "All 520 AdvBench behaviours instead of the paper's 100.",
+            kind="switch",
+            dest="all_prompts",
+        ),
+        Flag(
+            "--compare",
+            "A second model evaluated side by side (e.g. after safety tuning).",
+            default=None,
+        ),
+        Flag("--max-new-tokens", "Paper: 512.", kind="int", default=512, show_default=True),
+        BATCH_SIZE,
+        Flag("--dtype", default=None),
+        Flag("--device", default=None),
+        Flag(
+            "--show-outputs",
+            "Print generated text to the terminal (off by default: it is harmful).",
+            kind="switch",
+            output_only=True,
+        ),
+        Flag(
+            "--overwrite", "Replace a run with a different configuration in --out.", kind="switch"
+        ),
+        Flag("--out", "Run directory.", kind="dir", required=True, dest="out_dir"),
+    ),
+    run=run_from_flags,
+    describe=describe_run,
+)
 
 
 def _roundtrip(config: Mapping[str, Any]) -> dict[str, Any]:

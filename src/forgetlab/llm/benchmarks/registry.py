@@ -1,10 +1,13 @@
-"""Benchmarks that ``forgetlab llm export-prompts`` can write, by name.
+"""The benchmarks, by name: what ``forgetlab llm run`` runs and ``export-prompts`` writes.
 
-``BENCHMARK_EXPORTERS`` is a registry (``forgetlab.registry``) mapping a name to
-``callable(languages, **opts) -> list[dict]``; its entries are lazy ``module:attr``
-references, so listing names imports no benchmark module.
-``EXPORTER_OPTIONS`` says which options a benchmark takes, so that an option it would
-silently ignore is refused instead. To add a benchmark, add one entry to both.
+``BENCHMARKS`` maps a name to the benchmark's
+:class:`~forgetlab.llm.benchmarks.command.BenchmarkCommand` (its flags and entry point);
+each becomes ``forgetlab llm run NAME`` with no command-line code of its own.
+``BENCHMARK_EXPORTERS`` maps a name to ``callable(languages, **opts) -> list[dict]`` for
+``export-prompts``, and ``EXPORTER_OPTIONS`` says which options each takes, so that an
+option it would silently ignore is refused instead. Both are registries
+(``forgetlab.registry``) of lazy ``module:attr`` entries: listing names imports no
+benchmark module, and ``llm run --help`` (which reads each command's help) no model library.
 """
 
 from __future__ import annotations
@@ -16,9 +19,19 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.registry import Registry
 
 if TYPE_CHECKING:
+    from forgetlab.llm.benchmarks.command import BenchmarkCommand
     from forgetlab.llm.transforms.base import Scope
 
 Exporter = Callable[..., list[dict[str, Any]]]
+
+BENCHMARKS: Registry[BenchmarkCommand] = Registry(
+    "benchmark",
+    {
+        "icl-vs-if": "forgetlab.llm.evaluate:COMMAND",
+        "harmful": "forgetlab.llm.harmful_eval:COMMAND",
+        "xnli": "forgetlab.llm.benchmarks.xnli:COMMAND",
+    },
+)
 
 
 def _icl_vs_if(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:

@@ -36,6 +36,17 @@ from forgetlab.llm.benchmarks.base import (
     model_key,
     paired_row,
 )
+from forgetlab.llm.benchmarks.command import (
+    BATCH_SIZE,
+    DEVICE,
+    DTYPE,
+    OUT,
+    OVERWRITE,
+    QUIET,
+    BenchmarkCommand,
+    Flag,
+    split_csv,
+)
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import XnliResults
 from forgetlab.llm.paired_interval import SEED, B, put_intervals
@@ -482,7 +493,7 @@ def run_from_flags(
     *,
     model: str,
     compare: str,
-    languages: Sequence[str] | None,
+    languages: str | Sequence[str] | None,
     data: str | None,
     limit: int | None,
     batch_size: int,
@@ -493,8 +504,9 @@ def run_from_flags(
     quiet: bool,
     out: str,
 ) -> XnliResults:
-    """``forgetlab llm xnli``: the base (``--model``) and tuned (``--compare``) models,
-    loaded lazily, through :func:`evaluate_xnli`."""
+    """``forgetlab llm run xnli``: the base (``--model``) and tuned (``--compare``) models,
+    loaded lazily, through :func:`evaluate_xnli`. ``languages`` may be comma-separated;
+    ``None`` means all the benchmark has (an empty string is an error, not "all")."""
 
     def lazy(spec: str) -> BackendLike:
         return lazy_backend(
@@ -504,13 +516,62 @@ def run_from_flags(
     return evaluate_xnli(
         {"base": lazy(model), "tuned": lazy(compare)},
         out=out,
-        languages=LANGUAGES if languages is None else languages,
+        languages=LANGUAGES if languages is None else split_csv(languages),
         data=data,
         limit=limit,
         batch_size=batch_size,
         overwrite=overwrite,
         show_progress=not quiet,
     )
+
+
+def describe_run(results: XnliResults, flags: Mapping[str, Any]) -> list[str]:
+    """What the command prints: the accuracy table, a pair warning, the files written."""
+    from forgetlab.report.xnli_report import render_table
+
+    lines = [render_table(results)]
+    pair = results["pair"]
+    if pair.get("matched") is not True:
+        lines.append(f"note: {pair['note']}")
+    lines.append(f"wrote {flags['out']}/{RESULTS_FILE}, report.md; samples in samples.jsonl")
+    return lines
+
+
+COMMAND = BenchmarkCommand(
+    help="XNLI accuracy, base (--model) vs tuned (--compare), with paired drops (docs/xnli.md).",
+    flags=(
+        Flag("--model", "Base model spec, e.g. hf:meta-llama/Llama-2-7b-hf.", required=True),
+        Flag("--compare", "Tuned model spec, e.g. hf:codellama/CodeLlama-7b-hf.", required=True),
+        Flag(
+            "--languages",
+            "Comma-separated languages (default: all the benchmark has).",
+            default=None,
+        ),
+        Flag(
+            "--data",
+            "Local JSONL or TSV file (premise, hypothesis, label[, language]) instead of the "
+            "Hugging Face hub id xnli (docs/xnli.md#data).",
+            kind="file",
+            default=None,
+        ),
+        Flag("--limit", "First N pairs per language; default all.", kind="int", default=None),
+        BATCH_SIZE,
+        DTYPE,
+        DEVICE,
+        Flag(
+            "--bos/--no-bos",
+            "Prepend a BOS token. Default: the backend's (none, except models that need one).",
+            kind="switch",
+            default=None,
+            dest="add_bos",
+        ),
+        OVERWRITE,
+        QUIET,
+        OUT,
+    ),
+    run=run_from_flags,
+    describe=describe_run,
+)
 
 
 def export_xnli(
