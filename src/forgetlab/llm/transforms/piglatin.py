@@ -24,7 +24,9 @@ frequency cannot tell ``any`` from ``an`` (both ``anyay``) or ``who`` from ``how
 (``owhay``), so :func:`decode_text` decodes a whole text at once: neighbouring readings that
 often stand together in English (``how to``, ``people who``, ``any other``; a packaged
 word-pair table from Google Books counts) gain, plus three rules of grammar the table cannot
-see. Restored apostrophes are the straight ``'``.
+see. Restored apostrophes are the straight ``'``. :func:`nbest` lists the runners-up, which
+``piglatin-lm`` (:mod:`forgetlab.llm.transforms.piglatin_lm`) lets a language model choose
+among; this module itself needs no model.
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ from forgetlab.llm.scoring import SequenceScorer
 from forgetlab.llm.transforms.piglatin import DECODER, PigLatin, nbest
 
 DEFAULT_SCORER = "packaged:smollm2-135m-instruct"
-# Chosen on data we do not report (see docs/transforms.md and
-# benchmarks/piglatin_lm_tune.py): MultiJail's English prompts and the harmless requests.
+# Chosen by benchmarks/piglatin_lm_tune.py on texts we do not report (MultiJail's English
+# prompts with the harmless requests, and 1,000 WordNet example sentences): the margin and
+# weight reading back the most texts over both sets (ties: the smaller weight).
 NBEST = 16
-MARGIN = 2.0  # log10 units of decoder cost
+MARGIN = 1.0  # log10 units of decoder cost
 LM_WEIGHT = 2.0  # nats of LM log-probability per log10 unit of decoder cost
 
 _SENTENCE_BREAK = re.compile(r"((?<=[.!?])\s+)")
