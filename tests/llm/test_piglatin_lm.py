@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm import scoring
 from forgetlab.llm.backends import packaged as pk
 from forgetlab.llm.benchmarks.icl_vs_if import load_pool
 from forgetlab.llm.scoring import BackendScorer, start_token_id
@@ -136,7 +137,9 @@ def test_identity_records_the_scorer_and_the_spec_is_checked() -> None:
         get_transform("piglatin-lm:nonsense")
 
 
-def test_backend_scorer_matches_one_text_at_a_time(tiny_model: Any, tiny_tokenizer: Any) -> None:
+def test_backend_scorer_matches_one_text_at_a_time(
+    tiny_model: Any, tiny_tokenizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
     from forgetlab.llm.backends.hf import HFBackend
@@ -152,6 +155,13 @@ def test_backend_scorer_matches_one_text_at_a_time(tiny_model: Any, tiny_tokeniz
         want = sum(float(torch.log_softmax(logits[i], -1)[ids[i + 1]]) for i in range(len(ids) - 1))
         assert lp == pytest.approx(want, abs=1e-4)
         assert lp < 0 and math.isfinite(lp)
+    long_texts = [" ".join(["The busker hoped."] * n) for n in (1, 40, 90, 3)]
+    monkeypatch.setattr(scoring, "MAX_BATCH_TOKENS", 300)
+    assert BackendScorer(be, spec="tiny", batch_size=4).logprobs(long_texts) == pytest.approx(
+        [BackendScorer(be, spec="tiny", batch_size=1).logprobs([t])[0] for t in long_texts],
+        abs=1e-3,
+    )
+    assert scoring._batches([0, 1, 2, 3], [10, 100, 200, 400], 4) == [[0, 1], [2], [3]]
     with pytest.raises(ForgetlabError, match="cannot score"):
         BackendScorer(object(), spec="openai:m")
 

@@ -86,8 +86,7 @@ class BackendScorer:
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         out = [0.0] * len(texts)
         with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                batch = order[b : b + self.batch_size]
+            for batch in _batches(order, [len(e) for e in encoded], self.batch_size):
                 width = max(len(encoded[i]) for i in batch)
                 ids = torch.zeros((len(batch), width), dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -101,6 +100,23 @@ class BackendScorer:
                 for row, i in enumerate(batch):
                     out[i] = float(picked[row].sum())
         return out
+
+
+# Most token positions per forward pass: the float32 logits (and their log-softmax) of a
+# 49k-token vocabulary take 200 MB per 1,000 positions, so a batch of long texts is cut.
+MAX_BATCH_TOKENS = 2048
+
+
+def _batches(order: list[int], lengths: list[int], size: int) -> list[list[int]]:
+    """Consecutive groups of ``order`` (sorted by length) of at most ``size`` texts and
+    ``MAX_BATCH_TOKENS`` padded positions (a longer text goes alone)."""
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < size and (len(out[-1]) + 1) * lengths[i] <= MAX_BATCH_TOKENS:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
 
 
 def load_scorer(spec: str, *, batch_size: int = 16) -> BackendScorer:
