@@ -1,7 +1,9 @@
 """Measure each transform's round trip ``inverse(forward(s)) == s`` on the 500 English sentences.
 
-Usage: ``python benchmarks/transform_roundtrip.py`` (prints a markdown table). The last
-column is the sentence round trip on the 520 English AdvBench behaviours. Also reports Pig
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/transform_roundtrip.py [--no-lm]`` (prints a
+markdown table). The last column is the sentence round trip on the 520 English AdvBench
+behaviours. ``piglatin-lm`` (decoding rescored by a packaged LM, minutes on one CPU thread)
+is measured unless ``--no-lm``; its time is printed with the load average. Also reports Pig
 Latin's ambiguity: the share of word types (in the pool) whose encoding decodes to more than
 one word, with no lexicon and with the packaged lexicon, and how many lines of the paper's
 ``ls``/``pl`` pools our forward transforms reproduce. Apertium rows are skipped when the
@@ -11,6 +13,7 @@ binary is absent. Recorded in docs/transforms.md.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 
@@ -29,6 +32,7 @@ NAMES = [
     "leetspeak-lower6",
     "piglatin",
     "piglatin-classic",
+    "piglatin-lm",
     "pretranslated:fr",
     "pretranslated:ls",
     "apertium:eng-spa",
@@ -52,6 +56,10 @@ def chrf_like(a: str, b: str) -> float:
     return 2 * p * r / (p + r)
 
 
+# (transform, "pool" | "AdvBench") -> (read-back texts, seconds), reused by the Pig Latin rows
+BACK: dict[tuple[str, str], tuple[list[str], float]] = {}
+
+
 def measure(name: str, pool: list[str], advbench: list[str]) -> dict[str, object] | None:
     try:
         tr = T.get_transform(name)
@@ -73,8 +81,12 @@ def measure(name: str, pool: list[str], advbench: list[str]) -> dict[str, object
     sim = sum(chrf_like(a, b) for a, b in zip(pool, back, strict=True)) / len(pool)
     adv: float | None = None
     if not name.startswith("pretranslated"):  # the paper translated only its own pool
+        t0 = time.perf_counter()
         adv_back = tr.inverse_batch(tr.forward_batch(advbench))
+        adv_seconds = time.perf_counter() - t0
         adv = sum(a == b for a, b in zip(advbench, adv_back, strict=True)) / len(advbench)
+        BACK[(name, "AdvBench")] = (adv_back, adv_seconds)
+    BACK[(name, "pool")] = (back, dt)
     return {
         "name": name,
         "bijective": tr.bijective,
@@ -98,21 +110,22 @@ def piglatin_ambiguity(pool: list[str]) -> tuple[int, float, float]:
 
 
 def piglatin_round_trips(pool: list[str], advbench: list[str]) -> None:
-    """Sentence round trips of both Pig Latin variants with 95% Wilson intervals.
+    """Sentence round trips of the Pig Latin variants with 95% Wilson intervals.
 
     The paper's rules drop apostrophes, so pool lines written with ``’`` cannot come back
     exactly; the pool is also reported with ``’`` and ``'`` counted as equal.
     """
     from forgetlab.llm.harmful_eval import wilson_interval
 
-    for name in ("piglatin", "piglatin-classic"):
-        tr = T.get_transform(name)
-        for label, texts, fold in [
-            ("pool", pool, False),
-            ("pool, ’ = '", pool, True),
-            ("AdvBench", advbench, False),
+    for name in ("piglatin", "piglatin-classic", "piglatin-lm"):
+        if (name, "pool") not in BACK:
+            continue
+        for label, texts, fold, key in [
+            ("pool", pool, False, "pool"),
+            ("pool, ’ = '", pool, True, "pool"),
+            ("AdvBench", advbench, False, "AdvBench"),
         ]:
-            back = tr.inverse_batch(tr.forward_batch(texts))
+            back, seconds = BACK[(name, key)]
             k = sum(
                 (a.replace("’", "'") == b.replace("’", "'")) if fold else a == b
                 for a, b in zip(texts, back, strict=True)
@@ -120,7 +133,7 @@ def piglatin_round_trips(pool: list[str], advbench: list[str]) -> None:
             lo, hi = wilson_interval(k, len(texts))
             print(
                 f"`{name}` round trip, {label}: {k}/{len(texts)} = {k / len(texts):.1%} "
-                f"[{lo:.1%}, {hi:.1%}]"
+                f"[{lo:.1%}, {hi:.1%}] ({seconds:.1f} s to encode and decode)"
             )
 
 
@@ -142,10 +155,15 @@ def paper_pool_match(pool: list[str]) -> None:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--no-lm", action="store_true", help="skip piglatin-lm (LM rescoring)")
+    args = ap.parse_args()
     pool = list(load_pool("en"))
     advbench = list(read_behaviours("en"))
-    rows = [r for n in NAMES if (r := measure(n, pool, advbench)) is not None]
+    names = [n for n in NAMES if not (args.no_lm and n == "piglatin-lm")]
+    load_before = os.getloadavg()
+    rows = [r for n in names if (r := measure(n, pool, advbench)) is not None]
+    load_after = os.getloadavg()
     print(
         "| transform | bijective | sentences exact | words exact | char-3gram F1 | time, s "
         "| AdvBench exact |"
@@ -162,6 +180,11 @@ def main() -> None:
     print(f"\nPig Latin: {n} word types; ambiguous without lexicon {a0:.1%}, with lexicon {a1:.1%}")
     paper_pool_match(pool)
     piglatin_round_trips(pool, advbench)
+    print(
+        f"load average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} "
+        f"{load_before[2]:.2f}; after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
 
 
 if __name__ == "__main__":

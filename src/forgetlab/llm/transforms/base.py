@@ -77,6 +77,7 @@ TRANSFORMS: Registry[TransformFactory] = Registry(
         "leetspeak-lower6": "forgetlab.llm.transforms.leetspeak:make_leetspeak_lower6",
         "piglatin": "forgetlab.llm.transforms.piglatin:make_piglatin",
         "piglatin-classic": "forgetlab.llm.transforms.piglatin:make_piglatin_classic",
+        "piglatin-lm": "forgetlab.llm.transforms.piglatin_lm:make_piglatin_lm",
         "pretranslated": "forgetlab.llm.transforms.pretranslated:make_pretranslated",
         "apertium": "forgetlab.llm.transforms.apertium:make_apertium",
     },

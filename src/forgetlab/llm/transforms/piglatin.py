@@ -24,7 +24,9 @@ frequency cannot tell ``any`` from ``an`` (both ``anyay``) or ``who`` from ``how
 (``owhay``), so :func:`decode_text` decodes a whole text at once: neighbouring readings that
 often stand together in English (``how to``, ``people who``, ``any other``; a packaged
 word-pair table from Google Books counts) gain, plus three rules of grammar the table cannot
-see. Restored apostrophes are the straight ``'``.
+see. Restored apostrophes are the straight ``'``. :func:`nbest` lists the runners-up, which
+``piglatin-lm`` (:mod:`forgetlab.llm.transforms.piglatin_lm`) lets a language model choose
+among; this module itself needs no model.
 """
 
 from __future__ import annotations
@@ -159,6 +161,13 @@ def _recase(word: str, like: str) -> str:
     return word
 
 
+def _apostrophe_readings(word: str) -> list[str]:
+    """The apostrophe forms of ``word`` in its case (``Hes`` -> ``He's``); a mixed-case
+    reading (``hEs``) has none, since no recased form gives its letters back."""
+    forms = (_recase(f, word) for f in _apostrophe_forms().get(word.lower(), ()))
+    return [f for f in forms if f.replace("'", "") == word]
+
+
 # Each extra letter in the moved cluster costs as much as 10**0.2 = 1.6x in frequency rank:
 # chosen on MultiJail's English prompts (not on the pools we report); 0.1-0.3 decode alike.
 CLUSTER_PENALTY = 0.2
@@ -198,7 +207,7 @@ def decode_word(token: str, use_lexicon: bool = True, classic: bool = False) -> 
     for c in cands:
         readings.append(c)
         if not classic and "'" not in c:
-            readings += [_recase(f, c) for f in _apostrophe_forms().get(c.lower(), ())]
+            readings += _apostrophe_readings(c)
     order = {r: i for i, r in enumerate(readings)}
     return min(readings, key=lambda r: (_score(r), order[r]))
 
@@ -306,7 +315,7 @@ def _readings(token: str, classic: bool = False) -> list[str]:
     for c in cands:
         out.append(c)
         if not classic and "'" not in c:
-            out += [_recase(f, c) for f in _apostrophe_forms().get(c.lower(), ())]
+            out += _apostrophe_readings(c)
     return list(dict.fromkeys(out))
 
 
@@ -330,41 +339,54 @@ def _units(text: str, classic: bool) -> list[tuple[int, int, list[str]]]:
     return units
 
 
-def decode_text(text: str, classic: bool = False) -> str:
-    """Decode every Pig Latin token of ``text``, each in the context of its neighbours.
+def nbest(text: str, k: int = 16, classic: bool = False) -> list[tuple[float, str]]:
+    """The ``k`` cheapest decodings of ``text`` as ``(cost, text)``, cheapest first.
 
-    Per token the readings are scored as in :func:`decode_word` (frequency and moved
-    cluster); tokens separated only by white space are linked, and a linked pair of readings
-    gains ``CONTEXT_WEIGHT`` times its log10 PMI from :func:`bigram_pmi`; a few grammar
-    rules add costs (:func:`_rule_cost`). The cheapest sequence is found by dynamic
-    programming (Viterbi). A hyphen between two runs is the text's own unless the two
-    together encode a word (``Ighthay-igh-hay`` = ``Thigh-high``, ``at-thay`` = ``that``).
+    Costs are those of :func:`decode_text` (lower is likelier, log10 units), so the first
+    entry is exactly its answer; the others are the next best sequences of readings under
+    the same scores (k-best dynamic programming: every state keeps its ``k`` best paths).
+    A text with no ambiguous token has one entry.
     """
+    if k < 1:
+        raise ValueError("k must be >= 1")
     units = _units(text, classic)
+    return [(cost, _render(text, units, path)) for cost, path in _kbest_paths(text, units, k)]
+
+
+def _kbest_paths(
+    text: str, units: list[tuple[int, int, list[str]]], k: int
+) -> list[tuple[float, list[str]]]:
     best = [min(rs, key=lambda r: (_score(r), rs.index(r))) for _, _, rs in units]
-    linked = [k > 0 and not text[units[k - 1][1] : units[k][0]].strip() for k in range(len(units))]
-    # states: reading -> (cost, path of readings)
-    states: dict[str, tuple[float, list[str]]] = {}
-    for k, (_, _, rs) in enumerate(units):
+    linked = [n > 0 and not text[units[n - 1][1] : units[n][0]].strip() for n in range(len(units))]
+    # states: reading -> its k cheapest (cost, path of readings), cheapest first
+    states: dict[str, list[tuple[float, list[str]]]] = {}
+    for n, (_, _, rs) in enumerate(units):
         nxt: list[str | None] = [None, None]
-        if k + 1 < len(units) and linked[k + 1]:
-            nxt[0] = best[k + 1]
-            if k + 2 < len(units) and linked[k + 2]:
-                nxt[1] = best[k + 2]
-        prev_best = best[k - 1] if linked[k] else None
-        new: dict[str, tuple[float, list[str]]] = {}
+        if n + 1 < len(units) and linked[n + 1]:
+            nxt[0] = best[n + 1]
+            if n + 2 < len(units) and linked[n + 2]:
+                nxt[1] = best[n + 2]
+        prev_best = best[n - 1] if linked[n] else None
+        merged = sorted(p for paths in states.values() for p in paths)[:k] if states else []
+        new: dict[str, list[tuple[float, list[str]]]] = {}
         for r in rs:
             cost = _score(r) + _rule_cost(r, rs, prev_best, nxt)
-            if states and linked[k]:
-                total, path = min(
+            if states and linked[n]:
+                incoming = sorted(
                     (c - CONTEXT_WEIGHT * _pair_score(p, r), path)
-                    for p, (c, path) in states.items()
-                )
+                    for p, paths in states.items()
+                    for c, path in paths
+                )[:k]
             else:
-                total, path = min(states.values(), key=lambda s: s[0]) if states else (0.0, [])
-            new[r] = (total + cost, [*path, r])
+                incoming = merged or [(0.0, [])]
+            new[r] = [(total + cost, [*path, r]) for total, path in incoming]
         states = new
-    path = min(states.values(), key=lambda s: s[0])[1] if states else []
+    if not states:
+        return [(0.0, [])]
+    return sorted(p for paths in states.values() for p in paths)[:k]
+
+
+def _render(text: str, units: list[tuple[int, int, list[str]]], path: list[str]) -> str:
     out: list[str] = []
     pos = 0
     for (start, end, _), word in zip(units, path, strict=True):
@@ -372,6 +394,21 @@ def decode_text(text: str, classic: bool = False) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def decode_text(text: str, classic: bool = False) -> str:
+    """Decode every Pig Latin token of ``text``, each in the context of its neighbours.
+
+    Per token the readings are scored as in :func:`decode_word` (frequency and moved
+    cluster); tokens separated only by white space are linked, and a linked pair of readings
+    gains ``CONTEXT_WEIGHT`` times its log10 PMI from :func:`bigram_pmi`; a few grammar
+    rules add costs (:func:`_rule_cost`). The cheapest sequence is found by dynamic
+    programming (Viterbi; :func:`nbest` lists the runners-up). A hyphen between two runs is
+    the text's own unless the two together encode a word (``Ighthay-igh-hay`` =
+    ``Thigh-high``, ``at-thay`` = ``that``).
+    """
+    units = _units(text, classic)
+    return _render(text, units, _kbest_paths(text, units, 1)[0][1])
 
 
 class PigLatin(Transform):
