@@ -48,7 +48,8 @@ LICENCES = {
     "smollm2-135m-instruct": (
         "Adapter: Apache-2.0, like its base model SmolLM2-135M-Instruct (Apache-2.0). "
         "Training data: refusals written by forgetlab's templates for AdvBench behaviours "
-        "(MIT) and templated benign pairs."
+        "(MIT), templated benign pairs, and harmless how-to requests written by forgetlab's "
+        "templates and answered by SmolLM2-135M-Instruct itself (Apache-2.0)."
     ),
     "gemma-3-270m": (
         "Adapter: a derivative of gemma-3-270m, distributed under the Gemma Terms of Use. "
@@ -56,6 +57,13 @@ LICENCES = {
         "3.11 documentation (Debian python3.11-doc, PSF licence)."
     ),
 }
+
+
+def _as_cli(argv: list[str] | None) -> list[str] | None:
+    """A command as a user types it: ``python -m forgetlab`` records ``__main__.py`` first."""
+    if argv and Path(argv[0]).name == "__main__.py":
+        return ["forgetlab", *argv[1:]]
+    return argv
 
 
 def ship(name: str, run: Path, data_provenance: Path, recipe: str) -> Path:
@@ -84,9 +92,9 @@ def ship(name: str, run: Path, data_provenance: Path, recipe: str) -> Path:
             "target_modules": sorted(cfg["target_modules"]),
         },
         "recipe": recipe,
-        "data_command": data_prov.get("argv"),
+        "data_command": _as_cli(data_prov.get("argv")),
         "data_config": data_prov.get("config"),
-        "train_command": train.get("argv"),
+        "train_command": _as_cli(train.get("argv")),
         "train_config": train.get("config"),
         "train_summary": {
             k: train.get(k) for k in ("global_step", "train_loss", "loss_history", "seconds")
