@@ -42,7 +42,6 @@ from forgetlab.results import (
     write_json,
 )
 
-BENCHMARKS = ("harmful", "multijail", "benign", "harmful-select", "benign-select")
 GENERATIONS = "generations.jsonl"
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -106,8 +105,7 @@ PROMPT_SETS: dict[str, tuple[str, str]] = {
     "benign": ("forgetlab.llm.benchmarks.benign", "benign_prompts"),
     "benign-select": ("forgetlab.llm.benchmarks.benign", "select_prompts"),
 }
-# The recipe-selection sets: for choosing a fine-tuning recipe, never for reported numbers.
-SELECTION_SETS = frozenset({"harmful-select", "benign-select"})
+BENCHMARKS = tuple(PROMPT_SETS)
 
 
 def _prompt_set(benchmark: str) -> Any:

@@ -15,9 +15,8 @@ from typing import Any, cast
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.benchmarks.schema import HarmfulResults, IclVsIfResults, XnliResults
+from forgetlab.llm.harmful_eval import BENCHMARKS as HARMFUL_BENCHMARKS
 from forgetlab.results import read_json
-
-HARMFUL_BENCHMARKS = ("harmful", "multijail", "benign", "harmful-select", "benign-select")
 
 
 @dataclass
