@@ -160,3 +160,14 @@ def test_selection_benchmarks_run_end_to_end(tmp_path: Path) -> None:
         write_report=False,
     )
     assert res["runs"]["model"]["per_condition"]["en"]["counts"][REFUSE] == 5
+
+
+def test_every_refusal_benchmark_has_a_prompt_set() -> None:
+    """The light list the CLI and the reports read names exactly the runnable prompt sets."""
+    from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS
+    from forgetlab.llm.harmful_eval import PROMPT_SETS, benchmark_rows
+
+    assert set(PROMPT_SETS) == set(REFUSAL_BENCHMARKS)
+    for name in REFUSAL_BENCHMARKS:
+        rows = benchmark_rows(name, ["en"], limit=2, all_prompts=False)
+        assert [r["benchmark"] for r in rows] == [name, name]

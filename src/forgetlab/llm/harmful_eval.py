@@ -27,6 +27,7 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
+from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
 from forgetlab.llm.benchmarks.command import BATCH_SIZE, BenchmarkCommand, Flag, split_csv
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -105,7 +106,7 @@ PROMPT_SETS: dict[str, tuple[str, str]] = {
     "benign": ("forgetlab.llm.benchmarks.benign", "benign_prompts"),
     "benign-select": ("forgetlab.llm.benchmarks.benign", "select_prompts"),
 }
-BENCHMARKS = tuple(PROMPT_SETS)
+BENCHMARKS = REFUSAL_BENCHMARKS
 
 
 def _prompt_set(benchmark: str) -> Any:

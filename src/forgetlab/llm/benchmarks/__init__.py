@@ -6,6 +6,16 @@ from collections.abc import Iterable, Sequence
 
 from forgetlab.errors import ForgetlabError
 
+# The benchmarks of the refusal pipeline (``forgetlab llm harmful --benchmark NAME``), listed
+# here, where nothing heavy is imported, so that reports can recognise their results.
+REFUSAL_BENCHMARKS: tuple[str, ...] = (
+    "harmful",
+    "multijail",
+    "benign",
+    "harmful-select",
+    "benign-select",
+)
+
 
 def check_languages(languages: Iterable[str], known: Sequence[str], benchmark: str) -> list[str]:
     """The requested languages as a list; any unknown one is a one-line error."""

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS as HARMFUL_BENCHMARKS
 from forgetlab.llm.benchmarks.schema import HarmfulResults, IclVsIfResults, XnliResults
-from forgetlab.llm.harmful_eval import BENCHMARKS as HARMFUL_BENCHMARKS
 from forgetlab.results import read_json
 
 
