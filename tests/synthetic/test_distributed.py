@@ -51,14 +51,20 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     from forgetlab.synthetic.train import pretrain
 
     sets = ("train.steps=8", "train.checkpoint_every=3", "train.log_every=2")
-    single, multi = tmp_path / "single", tmp_path / "ddp"
+    single = tmp_path / "single"
     pretrain(synthetic_config("smoke", overrides=sets), single, device="cpu", show_progress=False)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += ["-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu"]
-    cmd += ["--quiet", "--out", str(multi), *(x for kv in sets for x in ("--set", kv))]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
+    for attempt in range(2):
+        multi = tmp_path / f"ddp{attempt}"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        cmd += ["-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu"]
+        cmd += ["--quiet", "--out", str(multi), *(x for kv in sets for x in ("--set", kv))]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        # On a busy 2-core machine a rank has been seen to abort (SIGABRT) while gloo connects
+        # its pair; that is the launcher's setup, not training, so it gets one fresh retry.
+        if res.returncode == 0 or "Signal 6" not in res.stderr:
+            break
+    assert res.returncode == 0, res.stderr[:2000] + "\n[...]\n" + res.stderr[-2000:]
 
     meta = json.loads((multi / "config.json").read_text())
     assert meta["world_size"] == 2
