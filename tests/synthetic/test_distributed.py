@@ -60,8 +60,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         cmd += ["-m", "forgetlab", "synthetic", "pretrain", "--preset", "smoke", "--device", "cpu"]
         cmd += ["--quiet", "--out", str(multi), *(x for kv in sets for x in ("--set", kv))]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-        # On a busy 2-core machine a rank has been seen to abort (SIGABRT) while gloo connects
-        # its pair; that is the launcher's setup, not training, so it gets one fresh retry.
+        # In the full suite on a 2-core machine a rank has occasionally died with SIGABRT
+        # (never when run alone; the launcher did not say why): one fresh retry for that case.
         if res.returncode == 0 or "Signal 6" not in res.stderr:
             break
     assert res.returncode == 0, res.stderr[:2000] + "\n[...]\n" + res.stderr[-2000:]
