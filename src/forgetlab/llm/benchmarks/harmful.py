@@ -95,9 +95,17 @@ def selection_split() -> tuple[int, ...]:
     return tuple(training_pool(0)[-SELECT_N:])
 
 
-def selected_indices(*, all_prompts: bool = False, limit: int | None = None) -> list[int]:
-    """Indices to evaluate: the paper's 100 (default) or all 520 in file order; then ``limit``."""
-    indices = list(range(N_BEHAVIOURS)) if all_prompts else paper_selection()
+def selected_indices(
+    *, all_prompts: bool = False, limit: int | None = None, benchmark: str = BENCHMARK
+) -> list[int]:
+    """Indices to evaluate: the paper's 100 (default), all 520 in file order, or the
+    selection split (``benchmark="harmful-select"``); then ``limit``."""
+    if benchmark == SELECT_BENCHMARK:
+        if all_prompts:
+            raise ForgetlabError("--all does not apply to the selection split")
+        indices = list(selection_split())
+    else:
+        indices = list(range(N_BEHAVIOURS)) if all_prompts else paper_selection()
     if limit is not None:
         if limit < 1:
             raise ForgetlabError("--limit must be >= 1")
@@ -118,14 +126,7 @@ def harmful_prompts(
 ) -> list[dict[str, Any]]:
     """Rows ``{benchmark, index, language, prompt, prompt_en}`` in selection order per language."""
     langs = _check_languages(languages or LANGUAGES)
-    if benchmark == SELECT_BENCHMARK:
-        if all_prompts:
-            raise ForgetlabError("--all does not apply to the selection split")
-        if limit is not None and limit < 1:
-            raise ForgetlabError("--limit must be >= 1")
-        indices = list(selection_split())[:limit]
-    else:
-        indices = selected_indices(all_prompts=all_prompts, limit=limit)
+    indices = selected_indices(all_prompts=all_prompts, limit=limit, benchmark=benchmark)
     english = read_behaviours("en")
     rows = []
     for lang in langs:
