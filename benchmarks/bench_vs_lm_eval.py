@@ -381,9 +381,6 @@ def _compare(args: argparse.Namespace, sides: dict[str, Side], cfg: dict[str, An
         "cpu_ratio": cpu_ratio,
         "identical": same,
     }
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(info, fh, indent=2)
     print(f"ratio={ratio:.2f} cpu_ratio={cpu_ratio:.2f} identical={same}/{n}")
     if args.contended:
         from contention import quiet_and_contended
@@ -399,6 +396,15 @@ def _compare(args: argparse.Namespace, sides: dict[str, Side], cfg: dict[str, An
             )
         (fq, fc), (lq, lc) = timed["forgetlab"], timed["lm-eval"]
         print(f"ratio HFLM/forgetlab: quiet {lq / fq:.2f}x, contended {lc / fc:.2f}x")
+        info["contended"] = {
+            "median_s": {name: {"quiet": q, "contended": c} for name, (q, c) in timed.items()},
+            "ratio_quiet": lq / fq,
+            "ratio_contended": lc / fc,
+            "load_average_after": os.getloadavg(),
+        }
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(info, fh, indent=2)
     return 0
 
 
