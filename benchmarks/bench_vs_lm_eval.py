@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "until": [s for s in args.until if s],
         "threads": args.threads,
     }
-    make = (lambda kind, c: _make(kind, c)) if args.same_process else WorkerSide
+    make: Any = _make if args.same_process else WorkerSide
     sides: dict[str, Side] = {}
     try:
         sides["forgetlab"] = make("forgetlab", cfg)
