@@ -15,7 +15,7 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends import BACKENDS, BackendKind, is_local
 from forgetlab.llm.judges import JUDGES, Judge, build_judge
 from forgetlab.llm.transforms import TRANSFORMS, Transform, get_transform
-from forgetlab.registry import Registry
+from forgetlab.registry import Registry, resolve_reference
 
 SRC = Path(forgetlab.__file__).resolve().parent.parent
 
@@ -73,6 +73,20 @@ def test_every_registered_name_resolves() -> None:
     assert is_local("hf:org/m") and is_local("packaged:gemma-3-270m")
     assert JUDGES.names() == ["llm", "substring"]
     assert isinstance(build_judge("substring"), Judge)
+    from forgetlab.llm.benchmarks.registry import BENCHMARKS, prompt_exports
+
+    for name in BENCHMARKS.names():  # every benchmark's prompt sets resolve to a function
+        for export in BENCHMARKS.get(name).exports:
+            assert isinstance(export.rows, str) and callable(resolve_reference(export.rows))
+    assert sorted(prompt_exports()) == ["benign", "harmful", "icl-vs-if", "multijail", "xnli"]
+
+
+def test_resolve_reference() -> None:
+    assert resolve_reference("forgetlab.registry:Registry.add") is Registry.add
+    with pytest.raises(ValueError, match="not module:attr"):
+        resolve_reference("forgetlab.registry.Registry")
+    with pytest.raises(AttributeError):
+        resolve_reference("forgetlab.registry:NoSuchThing")
 
 
 def _fresh(code: str) -> dict[str, object]:

@@ -34,6 +34,17 @@ def unknown_name_error(what: str, name: str, known: Iterable[str]) -> ForgetlabE
     return ForgetlabError(message)
 
 
+def resolve_reference(reference: str) -> object:
+    """The object a lazy ``"module:attr"`` reference names (importing its module)."""
+    if not _REFERENCE.fullmatch(reference):
+        raise ValueError(f"lazy entry {reference!r} is not module:attr")
+    module, _, attr = reference.partition(":")
+    obj: object = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 class Registry(Generic[T]):
     """Names -> objects of one kind, with lazy ``"module:attr"`` entries.
 
@@ -86,10 +97,7 @@ class Registry(Generic[T]):
             return self._loaded[name]
         if name not in self._lazy:
             raise unknown_name_error(self.what, name, self.names())
-        module, _, attr = self._lazy[name].partition(":")
-        obj: object = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
+        obj = resolve_reference(self._lazy[name])
         self._lazy.pop(name, None)
         self._loaded[name] = obj  # type: ignore[assignment]
         return self._loaded[name]

@@ -14,7 +14,7 @@ import yaml
 from forgetlab.cli import main
 from forgetlab.errors import ForgetlabError
 from forgetlab.llm.benchmarks import icl_vs_if as b
-from forgetlab.llm.benchmarks.registry import BENCHMARK_EXPORTERS, export_rows
+from forgetlab.llm.benchmarks.registry import export_rows, prompt_exports
 from forgetlab.llm.lm_eval_export import export_lm_eval, task_name
 
 FIELDS = ["language", "icl_task", "if_task", "index", "prompt", "icl_answer", "if_answer"]
@@ -62,7 +62,7 @@ def test_export_prompts_subsets_and_transforms(tmp_path: Path) -> None:
 
 
 def test_registry_knows_other_benchmarks() -> None:
-    assert set(BENCHMARK_EXPORTERS) >= {"icl-vs-if", "harmful", "multijail"}
+    assert set(prompt_exports()) == {"icl-vs-if", "harmful", "multijail", "benign", "xnli"}
     with pytest.raises(ForgetlabError, match="unknown benchmark 'nli'"):
         export_rows("nli")
     with pytest.raises(ForgetlabError, match="does not take option"):

@@ -273,6 +273,19 @@ def test_a_registered_module_is_a_command(
     assert cli(["llm", "toy", "--help"]) == 2  # new benchmarks live under `llm run` only
     capsys.readouterr()
 
+    # the prompt set it declares is exported with no line of its own anywhere else
+    target = tmp_path / "words.jsonl"
+    assert cli(["llm", "export-prompts", "toy-words", "--limit", "2", "--out", str(target)]) == 0
+    assert capsys.readouterr().out == f"wrote 2 toy-words prompts to {target}\n"
+    assert [json.loads(x) for x in target.read_text().splitlines()] == [
+        {"language": "en", "index": 0, "prompt": "alpha"},
+        {"language": "en", "index": 1, "prompt": "beta"},
+    ]
+    assert cli(["llm", "export-prompts", "toy-words", "--tasks", "x", "--out", str(target)]) == 2
+    assert "does not take option(s) tasks" in capsys.readouterr().err
+    assert cli(["llm", "export-prompts", "toy", "--out", str(target)]) == 2  # a set, not a run
+    assert "unknown benchmark 'toy'" in capsys.readouterr().err
+
 
 # --- the declarations ------------------------------------------------------------------------
 

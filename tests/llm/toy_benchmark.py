@@ -31,6 +31,7 @@ from forgetlab.llm.benchmarks.command import (
     QUIET,
     BenchmarkCommand,
     Flag,
+    PromptExport,
     split_csv,
 )
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -136,4 +137,13 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    exports=(PromptExport("toy-words", "toy_benchmark:export_words", frozenset({"limit"})),),
 )
+
+
+def export_words(languages: list[str] | None, limit: int | None = None) -> list[dict[str, Any]]:
+    """``export-prompts toy-words`` rows: the default words, in English only."""
+    if languages and languages != ["en"]:
+        raise ForgetlabError(f"toy-words has English only (got {', '.join(languages)})")
+    words = ["alpha", "beta", "gamma"][:limit]
+    return [{"language": "en", "index": i, "prompt": w} for i, w in enumerate(words)]

@@ -48,6 +48,7 @@ from forgetlab.llm.benchmarks.command import (
     QUIET,
     BenchmarkCommand,
     Flag,
+    PromptExport,
     split_csv,
 )
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
@@ -626,4 +627,11 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    exports=(
+        PromptExport(
+            "icl-vs-if",
+            "forgetlab.llm.benchmarks.icl_vs_if:export_icl_vs_if",
+            frozenset({"tasks", "limit", "transforms"}),
+        ),
+    ),
 )

@@ -29,7 +29,13 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.llm.backends.base import Backend, GenerationConfig
 from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
-from forgetlab.llm.benchmarks.command import BATCH_SIZE, BenchmarkCommand, Flag, split_csv
+from forgetlab.llm.benchmarks.command import (
+    BATCH_SIZE,
+    BenchmarkCommand,
+    Flag,
+    PromptExport,
+    split_csv,
+)
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import HarmfulResults
 from forgetlab.llm.english import plain_reply
@@ -810,6 +816,19 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    exports=(
+        PromptExport(
+            "harmful",
+            "forgetlab.llm.benchmarks.harmful:export_harmful",
+            frozenset({"limit", "all_prompts"}),
+        ),
+        PromptExport(
+            "multijail", "forgetlab.llm.benchmarks.multijail:export_multijail", frozenset({"limit"})
+        ),
+        PromptExport(
+            "benign", "forgetlab.llm.benchmarks.benign:export_benign", frozenset({"limit"})
+        ),
+    ),
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 FlagKind = Literal["text", "int", "switch", "choice", "dir", "file"]
 
@@ -59,6 +59,30 @@ class Flag:
         return self.decl.split("/")[0].lstrip("-").replace("-", "_")
 
 
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PromptExport:
+    """A prompt set that ``forgetlab llm export-prompts NAME`` writes, one JSON row a prompt.
+
+    ``rows(languages, **options)`` builds the rows (``languages`` ``None``: all of the set's);
+    it may be given as a lazy ``"module:attr"`` reference, so declaring it imports nothing.
+    ``options`` names the keywords it takes: an option it would ignore is refused instead.
+    """
+
+    name: str
+    rows: str | Callable[..., Rows]
+    options: frozenset[str] = frozenset()
+
+    def build(self, languages: list[str] | None, **options: Any) -> Rows:
+        """The rows (``rows`` resolved on first use)."""
+        from forgetlab.registry import resolve_reference
+
+        rows = resolve_reference(self.rows) if isinstance(self.rows, str) else self.rows
+        return cast("Callable[..., Rows]", rows)(languages, **options)
+
+
 @dataclass(frozen=True)
 class BenchmarkCommand:
     """A benchmark as a command: its help, its flags and what to call with their values.
@@ -67,12 +91,15 @@ class BenchmarkCommand:
     the work (validating its input with one-line ``ForgetlabError``s) and returns the
     results; ``describe(results, values)`` returns the lines to print (all flag values).
     The first line of ``help`` is the one-line summary in ``forgetlab llm run --help``.
+    ``exports`` are the prompt sets the benchmark offers to ``export-prompts`` (a benchmark
+    may run several, e.g. harmful requests, MultiJail and the harmless set).
     """
 
     help: str
     flags: tuple[Flag, ...]
     run: Callable[..., Any]
     describe: Callable[[Any, Mapping[str, Any]], Iterable[str]]
+    exports: tuple[PromptExport, ...] = ()
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.flags]

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from forgetlab.data import data_path
 from forgetlab.errors import ForgetlabError
@@ -435,3 +435,27 @@ def rows_fingerprint(prompts: Iterable[IclPrompt]) -> str:
         for p in prompts
     )
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+
+
+def export_icl_vs_if(languages: Sequence[str] | None = None, **opts: Any) -> list[dict[str, Any]]:
+    """``export-prompts icl-vs-if`` rows: ``language, icl_task, if_task, index, prompt,
+    icl_answer, if_answer``.
+
+    Options: ``tasks`` (e.g. ``["capslock-math"]``), ``limit`` (prompts per task and
+    language, default 100), ``transforms`` (registry names, ``NAME@payload`` for the
+    payload-only scope): English prompts moved into each transform's space, ``language`` =
+    the transform name. With transforms and no ``languages``, only the transformed rows.
+    """
+    from forgetlab.llm.transforms.base import parse_transform
+
+    n = N_PROMPTS if opts.get("limit") is None else int(opts["limit"])
+    transforms = list(opts.get("transforms") or [])
+    prompts = []
+    if languages or not transforms:
+        prompts = generate_prompts(languages or None, opts.get("tasks"), n)
+    for spec in transforms:
+        parsed = parse_transform(spec)
+        prompts += generate_transformed_prompts(
+            parsed.name, opts.get("tasks"), n, scope=cast("Scope | None", parsed.scope)
+        )
+    return [p.to_row() for p in prompts]

@@ -45,6 +45,7 @@ from forgetlab.llm.benchmarks.command import (
     QUIET,
     BenchmarkCommand,
     Flag,
+    PromptExport,
     split_csv,
 )
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -571,6 +572,11 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    exports=(
+        PromptExport(
+            "xnli", "forgetlab.llm.benchmarks.xnli:export_xnli", frozenset({"limit", "data"})
+        ),
+    ),
 )
 
 
