@@ -41,20 +41,18 @@ busy process (see ``contention.py``).
 
 from __future__ import annotations
 
+import argparse
+import functools
+import json
+import math
 import os
-
-ENV_AT_START = dict(os.environ)  # before forgetlab, if imported here, sets its defaults
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Protocol  # noqa: E402
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Protocol
 
 INSTALL = 'pip install "lm-eval[hf]>=0.4.9"'
 SIDES = ("forgetlab", "lm-eval")
@@ -199,13 +197,13 @@ def _make(kind: str, cfg: dict[str, Any]) -> Side:
 class WorkerSide:
     """A side living in its own process, driven over its stdin/stdout (one JSON per line)."""
 
-    def __init__(self, kind: str, cfg: dict[str, Any]) -> None:
+    def __init__(self, kind: str, cfg: dict[str, Any], *, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--worker", kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=ENV_AT_START,
+            env=env,
         )
         self.info = self._ask(cfg)
 
@@ -265,6 +263,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    env_at_start = dict(os.environ)  # before forgetlab, once imported here, sets its defaults
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="packaged:smollm2-135m-instruct")
     ap.add_argument("--n", type=int, default=48, help="number of prompts")
@@ -303,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "until": [s for s in args.until if s],
         "threads": args.threads,
     }
-    make: Any = _make if args.same_process else WorkerSide
+    make: Any = _make if args.same_process else functools.partial(WorkerSide, env=env_at_start)
     sides: dict[str, Side] = {}
     try:
         sides["forgetlab"] = make("forgetlab", cfg)

@@ -41,6 +41,7 @@ from forgetlab.llm.benchmarks.base import (
 )
 from forgetlab.llm.benchmarks.command import (
     BATCH_SIZE,
+    BOS,
     DEVICE,
     DTYPE,
     OUT,
@@ -613,14 +614,7 @@ COMMAND = BenchmarkCommand(
         DTYPE,
         DEVICE,
         Flag("--max-new-tokens", kind="int", default=10, show_default=True),
-        Flag(
-            "--bos/--no-bos",
-            "Prepend a BOS token. Default: the backend's (no BOS as in the paper, except models "
-            "that need one, e.g. Gemma).",
-            kind="switch",
-            default=None,
-            dest="add_bos",
-        ),
+        BOS,
         OVERWRITE,
         QUIET,
         OUT,

@@ -127,6 +127,14 @@ def split_csv(values: str | Iterable[str] | None) -> list[str]:
 BATCH_SIZE = Flag("--batch-size", kind="int", default=16, show_default=True)
 DTYPE = Flag("--dtype", "Model dtype (backend default if unset).", default=None)
 DEVICE = Flag("--device", "Device (backend default if unset).", default=None)
+BOS = Flag(
+    "--bos/--no-bos",
+    "Prepend a BOS token. Default: the backend's (none, as in the paper, except models that "
+    "need one, e.g. Gemma).",
+    kind="switch",
+    default=None,
+    dest="add_bos",
+)
 OVERWRITE = Flag(
     "--overwrite", "Replace a run directory holding a different configuration.", kind="switch"
 )

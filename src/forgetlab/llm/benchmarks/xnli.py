@@ -38,6 +38,7 @@ from forgetlab.llm.benchmarks.base import (
 )
 from forgetlab.llm.benchmarks.command import (
     BATCH_SIZE,
+    BOS,
     DEVICE,
     DTYPE,
     OUT,
@@ -559,13 +560,7 @@ COMMAND = BenchmarkCommand(
         BATCH_SIZE,
         DTYPE,
         DEVICE,
-        Flag(
-            "--bos/--no-bos",
-            "Prepend a BOS token. Default: the backend's (none, except models that need one).",
-            kind="switch",
-            default=None,
-            dest="add_bos",
-        ),
+        BOS,
         OVERWRITE,
         QUIET,
         OUT,
