@@ -347,6 +347,31 @@ def data_nonins_cmd(
     help="Backend spec that answers the --n-helpful requests (chat).",
 )
 @click.option(
+    "--styles",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Add the written harmful behaviours, each in this many of the six styles "
+    "(question, plan, opinion bait, role-play, …), and the written free-form requests, refused.",
+)
+@click.option(
+    "--n-style-benign",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Everyday tasks in the same style templates, answered by --teacher.",
+)
+@click.option(
+    "--borderline",
+    is_flag=True,
+    help="Add the harmless look-alike requests (kill a process, shoot fireworks), answered.",
+)
+@click.option(
+    "--keep-near-duplicates",
+    is_flag=True,
+    help="Keep rows that nearly copy an evaluated or selection prompt (dropped by default).",
+)
+@click.option(
     "--languages", multiple=True, help="AdvBench languages of the harmful requests (default en)."
 )
 @click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
@@ -361,6 +386,10 @@ def data_safety_cmd(
     n_benign: int,
     n_helpful: int,
     teacher: str,
+    styles: int,
+    n_style_benign: int,
+    borderline: bool,
+    keep_near_duplicates: bool,
     languages: tuple[str, ...],
     seed: int,
     overwrite: bool,
@@ -375,6 +404,10 @@ def data_safety_cmd(
             n_harmful=n_harmful,
             n_benign=n_benign,
             n_helpful=n_helpful,
+            styles=styles,
+            n_style_benign=n_style_benign,
+            borderline=borderline,
+            drop_near_duplicates=not keep_near_duplicates,
             teacher=teacher,
             languages=langs,
             seed=seed,

@@ -111,6 +111,7 @@ PROMPT_SETS: dict[str, tuple[str, str]] = {
     "multijail": ("forgetlab.llm.benchmarks.multijail", "multijail_prompts"),
     "benign": ("forgetlab.llm.benchmarks.benign", "benign_prompts"),
     "benign-select": ("forgetlab.llm.benchmarks.benign", "select_prompts"),
+    "harmful-conv-select": ("forgetlab.llm.benchmarks.conversational", "select_prompts"),
 }
 BENCHMARKS = REFUSAL_BENCHMARKS
 

@@ -14,6 +14,7 @@ benign``), and the tasks avoid its topics (tested), so that set stays held out.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def answer_requests(
     teacher_backend: Any = None,
     max_new_tokens: int = 160,
     batch_size: int = 16,
+    id_prefix: str = "helpful",
 ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
     """``(request, teacher answer)`` pairs (empty answers dropped) and the teacher identity."""
     from forgetlab.llm.backends.base import GenerationConfig
@@ -92,7 +94,13 @@ def answer_requests(
         raise ForgetlabError(
             f"{cache.path} holds outputs of another teacher; delete it or choose another output"
         )
-    items = [{"id": f"helpful/{i}", "request": r} for i, r in enumerate(requests)]
+    if id_prefix == "helpful":  # positional ids: the shipped recipes' caches use them
+        items = [{"id": f"helpful/{i}", "request": r} for i, r in enumerate(requests)]
+    else:  # keyed by the text, so a cache survives a change in how many requests are asked
+        items = [
+            {"id": f"{id_prefix}/{hashlib.sha256(r.encode()).hexdigest()[:16]}", "request": r}
+            for r in dict.fromkeys(requests)
+        ]
     rows = generate_cached(
         teacher_backend,
         items,

@@ -131,54 +131,101 @@ def build_safety(
     languages: Sequence[str] = ("en",),
     seed: int = 0,
     n_helpful: int = 0,
+    styles: int = 0,
+    n_style_benign: int = 0,
+    borderline: bool = False,
+    drop_near_duplicates: bool = True,
     teacher: str = "packaged:smollm2-135m-instruct",
     teacher_backend: Any = None,
     overwrite: bool = False,
+    prompts_only: bool = False,
 ) -> dict[str, Any]:
     """Write a shuffled ``messages`` JSONL of refusals + benign pairs, with provenance.
 
     ``n_helpful`` adds harmless how-to requests in the phrasings of harmful ones, answered by
     ``teacher`` (forgetlab.finetune.data.helpful), so the tuned model keeps answering them.
+    ``styles`` > 0 adds the written harmful behaviours, each in that many styles, and the
+    written free-form harmful requests, refused; ``n_style_benign`` everyday tasks in the same
+    style templates and ``borderline`` the harmless look-alike requests, answered by
+    ``teacher`` (forgetlab.finetune.data.safety_broad). With ``drop_near_duplicates`` every
+    row whose request is a near-copy of an evaluated or selection prompt is dropped and
+    listed in the provenance. ``prompts_only`` writes nothing and calls no teacher: it
+    returns the requests the settings give (what the near-duplicate test checks).
     """
+    from forgetlab.finetune.data import safety_broad
     from forgetlab.llm.benchmarks.harmful import read_behaviours
 
-    if n_harmful < 0 or n_benign < 0 or n_helpful < 0 or n_harmful + n_benign + n_helpful == 0:
-        raise ForgetlabError("--n-harmful, --n-benign and --n-helpful must be >= 0 and not all 0")
-    helpful: list[tuple[str, str]] = []
-    teacher_identity = None
-    if n_helpful:
-        from forgetlab.finetune.data.helpful import answer_requests, helpful_requests
-
-        helpful, teacher_identity = answer_requests(
-            helpful_requests(n_helpful, seed),
-            Path(out),
-            teacher=teacher,
-            teacher_backend=teacher_backend,
+    counts = (n_harmful, n_benign, n_helpful, styles, n_style_benign)
+    if min(counts) < 0 or (sum(counts) == 0 and not borderline):
+        raise ForgetlabError(
+            "--n-harmful, --n-benign, --n-helpful, --styles and --n-style-benign must be >= 0 "
+            "and not all 0"
         )
-    rng = random.Random(seed)
+    if styles > len(safety_broad.STYLES):
+        raise ForgetlabError(f"--styles must be <= {len(safety_broad.STYLES)}")
+    written = safety_broad.harmful_requests(styles, seed)
+    answered: list[tuple[str, str]] = []  # (kind, request) for the teacher
+    if n_helpful:
+        from forgetlab.finetune.data.helpful import helpful_requests
+
+        answered += [("helpful", r) for r in helpful_requests(n_helpful, seed)]
+    try:
+        answered += [
+            ("style-benign", r.text)
+            for r in safety_broad.style_matched_requests(n_style_benign, seed)
+        ]
+    except ValueError as exc:
+        raise ForgetlabError(f"--n-style-benign: {exc}") from None
+    if borderline:
+        answered += [("borderline", r.text) for r in safety_broad.borderline_requests()]
+    asked = list(answered)  # the teacher answers all: its cache ids stay positional and stable
     indices = training_indices(n_harmful, seed)
+    dropped: list[dict[str, Any]] = []
+    if drop_near_duplicates:
+        english = read_behaviours("en")
+        candidates = [english[i] for i in indices] + [r.text for r in written]
+        candidates += [q for _, q in answered]
+        dropped = safety_broad.check_no_near_duplicates(candidates)
+        bad = {safety_broad.normalise(d["train"]) for d in dropped}
+
+        def keep(text: str) -> bool:
+            return safety_broad.normalise(text) not in bad
+
+        indices = [i for i in indices if keep(english[i])]
+        written = [r for r in written if keep(r.text)]
+        answered = [(k, q) for k, q in answered if keep(q)]
+    if prompts_only:
+        prompts = [b for lang in languages for b in (read_behaviours(lang)[i] for i in indices)]
+        prompts += [r.text for r in written] + [q for q, _ in benign_pairs(n_benign, seed)]
+        return {"prompts": prompts + [q for _, q in answered], "near_duplicates_dropped": dropped}
+    teacher_identity = None
+    answers: dict[str, str] = {}
+    if answered:
+        from forgetlab.finetune.data.helpful import answer_requests
+
+        for kind in dict.fromkeys(k for k, _ in asked):
+            pairs, teacher_identity = answer_requests(
+                [q for k, q in asked if k == kind],
+                Path(out),
+                teacher=teacher,
+                teacher_backend=teacher_backend,
+                id_prefix=kind,
+            )
+            answers.update(pairs)
+    rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
     for lang in languages:
         lines = read_behaviours(lang)
         for i in indices:
-            refusal = rng.choice(REFUSALS).format(why=rng.choice(REASONS))
-            rows.append(
-                {
-                    "kind": "refusal",
-                    "language": lang,
-                    "advbench_index": i,
-                    "user": lines[i],
-                    "assistant": refusal,
-                }
-            )
+            reply = rng.choice(REFUSALS).format(why=rng.choice(REASONS))
+            rows.append(_row("refusal", lines[i], reply, language=lang, advbench_index=i))
+    for r in written:
+        rows.append(_row("refusal-written", r.text, safety_broad.refusal(r, rng), style=r.style))
     for q, a in benign_pairs(n_benign, seed):
-        rows.append(
-            {"kind": "benign", "language": "en", "advbench_index": None, "user": q, "assistant": a}
-        )
-    for q, a in helpful:
-        rows.append(
-            {"kind": "helpful", "language": "en", "advbench_index": None, "user": q, "assistant": a}
-        )
+        rows.append(_row("benign", q, a))
+    for kind, q in answered:
+        if answers.get(q):
+            rows.append(_row(kind, q, answers[q]))
     rng.shuffle(rows)
     data = [
         {
@@ -189,13 +236,29 @@ def build_safety(
         }
         for r in rows
     ]
-    settings = {
+    settings: dict[str, Any] = {
         "n_harmful": n_harmful,
         "n_benign": n_benign,
         "languages": list(languages),
         "seed": seed,
         **({"n_helpful": n_helpful, "teacher": teacher} if n_helpful else {}),
     }
+    if styles or n_style_benign or borderline:
+        settings.update(
+            styles=styles, n_style_benign=n_style_benign, borderline=borderline, teacher=teacher
+        )
+    if not drop_near_duplicates:
+        settings["drop_near_duplicates"] = False
+    extra: dict[str, Any] = {}
+    if drop_near_duplicates:
+        extra["near_duplicates_dropped"] = dropped
+        extra["near_duplicate_rule"] = (
+            f"difflib ratio >= {safety_broad.NEAR_DUPLICATE_RATIO} after lower-casing and "
+            "whitespace folding, against the paper's 100 (every language), harmful-select, "
+            "harmful-conv-select, benign, benign-select and every MultiJail prompt"
+        )
+    if styles or n_style_benign or borderline:
+        extra["written_sources"] = "forgetlab/data/safety/PROVENANCE.md"
     write_jsonl(
         out,
         data,
@@ -204,13 +267,37 @@ def build_safety(
         advbench_indices=sorted(indices),
         excluded="the paper's 100-prompt evaluation selection (random.seed(10); shuffle; [:100])",
         row_kinds=[r["kind"] for r in rows],
+        **({"row_styles": [r.get("style") for r in rows]} if styles else {}),
         teacher_identity=teacher_identity,
         overwrite=overwrite,
+        **extra,
     )
+    kinds = [r["kind"] for r in rows]
     return {
         "out": str(out),
         "rows": len(data),
-        "refusals": len(indices) * len(languages),
+        "refusals": kinds.count("refusal") + kinds.count("refusal-written"),
         "benign": n_benign,
-        "helpful": len(helpful),
+        "helpful": kinds.count("helpful"),
+        **(
+            {
+                "written_refusals": kinds.count("refusal-written"),
+                "style_benign": kinds.count("style-benign"),
+                "borderline": kinds.count("borderline"),
+            }
+            if styles or n_style_benign or borderline
+            else {}
+        ),
+        **({"near_duplicates_dropped": len(dropped)} if drop_near_duplicates else {}),
+    }
+
+
+def _row(kind: str, user: str, assistant: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "language": extra.pop("language", "en"),
+        "advbench_index": extra.pop("advbench_index", None),
+        "user": user,
+        "assistant": assistant,
+        **extra,
     }

@@ -14,6 +14,7 @@ REFUSAL_BENCHMARKS: tuple[str, ...] = (
     "benign",
     "harmful-select",
     "benign-select",
+    "harmful-conv-select",
 )
 
 
