@@ -31,7 +31,8 @@ def _paper_100_lines() -> set[str]:
 
 def test_safety_never_trains_on_the_evaluation_prompts(tmp_path: Path) -> None:
     out = tmp_path / "safety.jsonl"
-    info = build_safety(out, n_harmful=320, n_benign=30, seed=3)
+    # the index logic alone: near-copies are kept here (their filter is tested on its own)
+    info = build_safety(out, n_harmful=320, n_benign=30, seed=3, drop_near_duplicates=False)
     rows, fmt = read_sft_jsonl(out)
     assert fmt == "messages" and len(rows) == info["rows"] == 350
     users = [r["messages"][0]["content"] for r in rows]

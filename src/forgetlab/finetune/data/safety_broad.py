@@ -153,8 +153,13 @@ def normalise(text: str) -> str:
 
 
 def ratio(a: str, b: str) -> float:
-    """``difflib.SequenceMatcher`` ratio of the normalised texts."""
-    return difflib.SequenceMatcher(None, normalise(a), normalise(b), autojunk=False).ratio()
+    """``difflib.SequenceMatcher`` ratio of the normalised texts, the larger of both orders
+    (the matcher's blocks, and so its ratio, can depend on which text comes first)."""
+    x, y = normalise(a), normalise(b)
+    return max(
+        difflib.SequenceMatcher(None, x, y, autojunk=False).ratio(),
+        difflib.SequenceMatcher(None, y, x, autojunk=False).ratio(),
+    )
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,8 @@ def near_duplicates(
 ) -> list[NearDuplicate]:
     """Every (training text, protected text) pair with ratio >= ``threshold``.
 
-    ``protected`` holds ``(source, text)``. Pairs are first bounded by ``quick_ratio``'s
+    ``protected`` holds ``(source, text)``; the ratio is :func:`ratio`'s (both orders).
+    Pairs are first bounded by ``quick_ratio``'s
     character-multiset overlap, computed for all pairs at once with numpy; that bound is
     never below ``ratio``, so pruning with it never drops a hit and the answer equals
     comparing every pair in full (tested).
@@ -205,12 +211,17 @@ def near_duplicates(
         candidates = np.nonzero(bound >= threshold)[0]
         if not len(candidates):
             continue
-        sm = difflib.SequenceMatcher(None, autojunk=False)
-        sm.set_seq2(a)
+        forward = difflib.SequenceMatcher(None, autojunk=False)
+        forward.set_seq1(a)
+        backward = difflib.SequenceMatcher(None, autojunk=False)
+        backward.set_seq2(a)
         for j in candidates:
             src, b = prot[int(j)]
-            sm.set_seq1(b)
-            r = sm.ratio()
+            backward.set_seq1(b)
+            r = backward.ratio()
+            if r < threshold:
+                forward.set_seq2(b)
+                r = max(r, forward.ratio())
             if r >= threshold:
                 hits.append(NearDuplicate(a, b, src, r))
     return hits
