@@ -66,10 +66,11 @@ def test_every_registered_name_resolves() -> None:
     for name in TRANSFORMS.names():
         tr = get_transform(f"{name}:{args[name]}" if name in args else name)
         assert isinstance(tr, Transform)
-    assert BACKENDS.names() == ["hf", "openai", "openai-completions", "packaged", "vllm"]
+    assert BACKENDS.names() == ["hf", "mock", "openai", "openai-completions", "packaged", "vllm"]
     for name in BACKENDS.names():
         assert isinstance(BACKENDS.get(name), BackendKind)
     assert not is_local("openai:m") and not is_local("openai-completions:m")
+    assert not is_local("mock:echo")
     assert is_local("hf:org/m") and is_local("packaged:gemma-3-270m")
     assert JUDGES.names() == ["llm", "substring"]
     assert isinstance(build_judge("substring"), Judge)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from transformers import TrainerCallback
 
 from forgetlab.finetune.config import SFTRunConfig
 from forgetlab.finetune.evalsuite import SuiteRunner, make_runners, parse_suites
+from forgetlab.progress import Progress
 from forgetlab.results import config_hash, provenance, read_json, write_json
 from forgetlab.tracking import log_scalars
 
@@ -118,15 +118,45 @@ class ForgettingCallback(TrainerCallback):
 
 
 class StderrLog(TrainerCallback):
-    """Training logs as one short line each on stderr (stdout carries the JSON summary)."""
+    """Training progress on stderr (stdout carries the JSON summary): a live bar on a
+    terminal, a plain line every 30 s or 5 % of the steps in a log (:mod:`forgetlab.progress`),
+    with the last logged loss and learning rate.
+
+    The Trainer logs a step's loss after that step has ended, so the count catches up when a
+    loss is logged and when the next step begins: a line never shows an older loss than the
+    step it counts.
+    """
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+
+    def _catch_up(self, state: Any) -> None:
+        if self.progress is not None and state.global_step > self.progress.n:
+            self.progress.update(state.global_step - self.progress.n)
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.is_world_process_zero:
+            self.progress = Progress(
+                state.max_steps or None, initial=state.global_step, desc="forgetlab finetune"
+            )
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self._catch_up(state)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
-        if not state.is_world_process_zero or not logs or "loss" not in logs:
+        if self.progress is None or not logs or "loss" not in logs:
             return
-        parts = [f"step {state.global_step}/{state.max_steps}", f"loss {float(logs['loss']):.4f}"]
+        values = {"loss": f"{float(logs['loss']):.4f}"}
         if "learning_rate" in logs:
-            parts.append(f"lr {float(logs['learning_rate']):.2e}")
-        print("forgetlab finetune: " + ", ".join(parts), file=sys.stderr, flush=True)
+            values["lr"] = f"{float(logs['learning_rate']):.2e}"
+        self.progress.set_postfix(**values)
+        self._catch_up(state)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.progress is not None:
+            self._catch_up(state)
+            self.progress.close()
+            self.progress = None
 
 
 @contextlib.contextmanager

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from tqdm import tqdm
-
 from forgetlab.llm.backends.base import Backend, GenerationConfig
+from forgetlab.progress import Progress
 from forgetlab.results import JsonlCache
 
 Row = dict[str, Any]
@@ -42,11 +41,12 @@ def generate_cached(
         raise ValueError("batch_size must be >= 1")
     key = cache.key
     todo = [it for it in items if str(it[key]) not in cache]
-    bar = tqdm(
-        total=len(items),
+    bar = Progress(
+        len(items),
         initial=len(items) - len(todo),
         desc=desc,
-        disable=not show_progress,
+        unit="prompt",
+        enabled=show_progress,
         leave=False,
     )
     try:

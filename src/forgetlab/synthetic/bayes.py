@@ -10,7 +10,7 @@ stay within a memory budget (``memory_bytes``, default 256 MiB):
   batch. Its log evidence is the chain rule of one-step predictive densities, which equals
   the closed form ``−½(‖y‖²/σ² − μᵀAμ) − ½(k log 2πσ² + d log τ² + log det A)``
   exactly. Why not the direct route (cumulative ``x xᵀ`` sums, then one batched Cholesky): that was
-  ~9× slower on CPU (benchmarks/bench_bayes.py; small-matrix LAPACK calls dominate) and
+  ~9× slower on CPU (experiments/bench_bayes.py; small-matrix LAPACK calls dominate) and
   less accurate at small σ/τ (``A`` has condition number ~kτ²/σ²; it stops being
   numerically positive definite near σ/τ = 1e-8; docs/bayes.md).
 * **discrete family** (dMMSE): cumulative per-pool squared residuals and a streaming

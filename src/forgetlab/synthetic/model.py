@@ -6,7 +6,7 @@ self-attention, GELU MLP); a final LayerNorm and a linear read-out give one scal
 token, read at the x positions: the prediction for ``y_i`` sees ``x_1, y_1, ..., x_i``.
 
 Why it is written by hand rather than on ``transformers.GPT2Model`` (a training step is
->= 2x faster at these tiny sizes on CPU, benchmarks/bench_model_step.py):
+>= 2x faster at these tiny sizes on CPU, experiments/bench_model_step.py):
 
 * every linear map on a float32 CPU tensor runs through oneDNN (:func:`linear`), whose
   AVX-512 sgemm is ~2-4x faster than the MKL sgemm behind ``torch.addmm`` on AMD CPUs

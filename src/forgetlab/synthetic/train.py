@@ -26,10 +26,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from forgetlab.config import deep_merge, parse_overrides, validate
 from forgetlab.errors import ForgetlabError
+from forgetlab.progress import Progress
 from forgetlab.results import (
     atomic_path,
     config_hash,
@@ -262,9 +262,9 @@ def _train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     shard = info.shard(phase.batch_size)
-    bar = tqdm(
-        total=phase.steps, initial=start, desc=phase.kind, unit="step", dynamic_ncols=True,
-        disable=not (show_progress and info.is_main), file=sys.stderr,
+    bar = Progress(
+        phase.steps, initial=start, desc=phase.kind, unit="step",
+        enabled=show_progress and info.is_main,
     )  # fmt: skip
     t0 = time.perf_counter()
     window: list[float] = []
@@ -300,7 +300,6 @@ def _train(
             opt.step()
             done = step + 1
             window.append(loss_value)
-            bar.update(1)
             if done % phase.log_every == 0 or done == phase.steps:
                 elapsed = elapsed0 + time.perf_counter() - t0
                 row = {
@@ -318,6 +317,7 @@ def _train(
                 if info.is_main:
                     _append_metrics(metrics, row)
                     log_scalars({k: v for k, v in row.items() if k != "step"}, done, phase.kind)
+            bar.update(1)  # after the loss of this step's window is shown
             if done % phase.checkpoint_every == 0 and done < phase.steps and info.is_main:
                 _save_checkpoint(out, model, opt, done, elapsed0 + time.perf_counter() - t0)
     finally:

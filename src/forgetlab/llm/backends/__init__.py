@@ -6,6 +6,7 @@ Spec forms (see docs/backends.md):
 - ``hf:<hub id or local dir or .gguf file>``; a bare existing directory or ``.gguf`` path
 - ``openai:<model>`` (chat endpoint), ``openai-completions:<model>`` (text endpoint)
 - ``vllm:<hub id or local dir>`` (optional extra)
+- ``mock:echo``, ``mock:const=TEXT``, ``mock:file=PATH``: fixed outputs, for testing a pipeline
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ __all__ = [
 
 SPEC_HELP = (
     "expected packaged:NAME, hf:HUB_ID_OR_DIR, openai:MODEL, openai-completions:MODEL, "
-    "vllm:HUB_ID_OR_DIR, or an existing model directory / .gguf file"
+    "vllm:HUB_ID_OR_DIR, mock:echo, mock:const=TEXT, mock:file=PATH, "
+    "or an existing model directory / .gguf file"
 )
 
 # One line per backend kind: the module attribute holding its BackendKind. A module is
@@ -55,6 +57,7 @@ BACKENDS: Registry[BackendKind] = Registry(
         "openai": "forgetlab.llm.backends.openai_api:CHAT_KIND",
         "openai-completions": "forgetlab.llm.backends.openai_api:COMPLETIONS_KIND",
         "vllm": "forgetlab.llm.backends.vllm_backend:KIND",
+        "mock": "forgetlab.llm.backends.mock:KIND",
     },
 )
 

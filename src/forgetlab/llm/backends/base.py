@@ -81,3 +81,13 @@ class BackendKind:
     load: Callable[..., Backend]
     options: frozenset[str] = frozenset()
     local: bool = True
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """Text before the earliest occurrence of any stop string (unchanged when none occurs)."""
+    cut = len(text)
+    for stop in stops:
+        at = text.find(stop)
+        if stop and at != -1:
+            cut = min(cut, at)
+    return text[:cut]

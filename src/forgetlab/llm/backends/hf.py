@@ -31,6 +31,7 @@ from forgetlab.llm.backends.base import (
     GenerationConfig,
     Message,
     ModelIdentity,
+    cut_at_stop,
 )
 from forgetlab.llm.backends.hf_generate import generate
 
@@ -360,16 +361,6 @@ class HFBackend(Backend):
                 self.model.train()
         texts = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in new_ids]
         return [cut_at_stop(t, stops) for t in texts]
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> str:
-    """Text before the earliest occurrence of any stop string (unchanged when none occurs)."""
-    cut = len(text)
-    for stop in stops:
-        at = text.find(stop)
-        if stop and at != -1:
-            cut = min(cut, at)
-    return text[:cut]
 
 
 def _load_pretrained(source: str, dtype: torch.dtype, revision: str | None) -> tuple[Any, Any]:

@@ -27,7 +27,7 @@ from forgetlab.llm.scoring import SequenceScorer
 from forgetlab.llm.transforms.piglatin import DECODER, PigLatin, nbest
 
 DEFAULT_SCORER = "packaged:smollm2-135m-instruct"
-# Chosen by benchmarks/piglatin_lm_tune.py on texts we do not report (MultiJail's English
+# Chosen by experiments/piglatin_lm_tune.py on texts we do not report (MultiJail's English
 # prompts with the harmless requests, and 1,000 WordNet example sentences): the margin and
 # weight reading back the most texts over both sets (ties: the smaller weight).
 NBEST = 16

@@ -1,8 +1,8 @@
 """Markdown tables for a matched (untuned, tuned) pair from forgetlab harmful-style runs.
 
-    python benchmarks/pair_tables.py harmful runs/pair2b/harmful-all        # refusal per condition
-    python benchmarks/pair_tables.py benign runs/pair2b/benign              # over-refusal per category
-    python benchmarks/pair_tables.py agreement runs/pair2b/harmful-all NAME # judge vs hand labels
+    python experiments/pair_tables.py harmful runs/pair2b/harmful-all        # refusal per condition
+    python experiments/pair_tables.py benign runs/pair2b/benign              # over-refusal per category
+    python experiments/pair_tables.py agreement runs/pair2b/harmful-all NAME # judge vs hand labels
 
 A run made with ``--model UNTUNED --compare TUNED`` holds both models' verdicts on the same
 prompts (roles ``model`` and ``compare``). Every comparison here is paired by prompt index:

@@ -18,7 +18,7 @@ Scores (pretrained model unless marked ``ft_``):
 
 Run (one core, in the background)::
 
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nohup python benchmarks/synthetic_recipe_sweep.py \
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nohup python experiments/synthetic_recipe_sweep.py \
         runs/sweep11 > runs/sweep11/driver.log 2>&1 &
 """
 

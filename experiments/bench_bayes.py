@@ -1,6 +1,6 @@
 """Benchmark: exact mixture-Bayes predictions, every prefix in one pass vs a per-prefix loop.
 
-Run: ``python benchmarks/bench_bayes.py`` (``--quick`` for a smoke run). It times, on
+Run: ``python experiments/bench_bayes.py`` (``--quick`` for a smoke run). It times, on
 ``--threads`` CPU threads (default 2) and taking the minimum of ``--repeats`` runs
 because shared machines are noisy:
 

@@ -12,7 +12,7 @@ for contractions and possessives, see ``piglatin.context_keys``). Each pair is s
 its pointwise mutual information ``log10(c(a b) N / (c(a) c(b)))`` in tenths, grouped by
 the first word: ``a<TAB>b pmi<TAB>b pmi ...``; gzip level 9, mtime 0.
 
-Usage: ``python benchmarks/build_piglatin_bigrams.py SYMSPELLPY_DIR [OUT]``.
+Usage: ``python experiments/build_piglatin_bigrams.py SYMSPELLPY_DIR [OUT]``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Copy a fine-tuned LoRA adapter into the package as a ``packaged:`` model, with provenance.
 
-    python benchmarks/ship_adapter.py --name smollm2-135m-safety --run runs/pair2b/sft \\
+    python experiments/ship_adapter.py --name smollm2-135m-safety --run runs/pair2b/sft \\
         --data-provenance runs/pair2b/safety.jsonl.provenance.json --recipe docs/real-pairs.md#pair-2
 
 Writes ``src/forgetlab/data/adapters/<name>/``: the adapter in fp16 (canonical safetensors

@@ -6,8 +6,8 @@ n_layer / n_embd / n_head and dropout 0, at identical shapes, in the same proces
 alternate between the two models in blocks so machine noise hits both alike; the median
 block is reported.
 
-    python benchmarks/bench_model_step.py                 # 4 x 128, batch 64 x 64 tokens
-    python benchmarks/bench_model_step.py --layers 4 --width 64 --points 16   # cpu preset
+    python experiments/bench_model_step.py                 # 4 x 128, batch 64 x 64 tokens
+    python experiments/bench_model_step.py --layers 4 --width 64 --points 16   # cpu preset
 
 The last line is ``ratio_vs_hf_gpt2=X`` (HF seconds per step / ours, default HF attention).
 The ``ours_no_onednn`` row is our model with its linear maps on ``F.linear`` (MKL ``addmm``,

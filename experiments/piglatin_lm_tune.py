@@ -1,6 +1,6 @@
 """Choose ``piglatin-lm``'s candidate margin and LM weight on text we never report.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/piglatin_lm_tune.py [--model SPEC]``. The
+Usage: ``OMP_NUM_THREADS=1 python experiments/piglatin_lm_tune.py [--model SPEC]``. The
 tuning texts are MultiJail's 315 English prompts and the 165 packaged harmless requests
 (neither is the 500-sentence pool nor AdvBench, whose round trips docs/transforms.md
 reports). Each text is encoded with the paper's Pig Latin, the decoder's 16 best readings

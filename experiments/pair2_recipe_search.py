@@ -1,6 +1,6 @@
 """Choose pair 2's safety recipe on held-out selection sets, never on the reported prompts.
 
-Run: ``python benchmarks/pair2_recipe_search.py --runs runs/pair2s`` (resumable: every
+Run: ``python experiments/pair2_recipe_search.py --runs runs/pair2s`` (resumable: every
 stage is a forgetlab run directory that resumes, and a candidate already scored is skipped).
 
 Each candidate is a ``finetune data safety`` setting plus a training length. It is trained
@@ -94,7 +94,7 @@ def evaluate(model: str, out: Path, log: Path, batch: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="runs/pair2s", help="one sub-directory per candidate")
-    ap.add_argument("--results", default="benchmarks/results/pair2_search/candidates.jsonl")
+    ap.add_argument("--results", default="experiments/results/pair2_search/candidates.jsonl")
     ap.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
     ap.add_argument(
         "--reuse",

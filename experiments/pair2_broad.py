@@ -2,9 +2,9 @@
 
 Run (each stage resumes; a finished step is skipped):
 
-    python benchmarks/pair2_broad.py search  --runs runs/pair2b   # candidates, rule below
-    python benchmarks/pair2_broad.py seeds   --runs runs/pair2b   # seeds 1 and 2 of the choice
-    python benchmarks/pair2_broad.py report-sets --runs runs/pair2b --seeds 0,1,2 \
+    python experiments/pair2_broad.py search  --runs runs/pair2b   # candidates, rule below
+    python experiments/pair2_broad.py seeds   --runs runs/pair2b   # seeds 1 and 2 of the choice
+    python experiments/pair2_broad.py report-sets --runs runs/pair2b --seeds 0,1,2 \
         --sets en-paper,multijail-en,benign             # the reported evaluations
 
 The rule, fixed before any candidate was scored (RULE below): candidates are trained and
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("stage", choices=["search", "seeds", "report-sets"])
     ap.add_argument("--runs", default="runs/pair2b")
-    ap.add_argument("--results", default="benchmarks/results/pair2_broad/search.jsonl")
+    ap.add_argument("--results", default="experiments/results/pair2_broad/search.jsonl")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--sets", default="en-paper,multijail-en,benign")
     ap.add_argument("--batch-size", type=int, default=32)

@@ -1,6 +1,6 @@
 """Benchmark: forgetlab's batched generation vs the batch-size-1 loop, same model, same run.
 
-Run: ``python benchmarks/bench_generation.py`` (``--n 8 --repeats 1`` for a smoke run).
+Run: ``python experiments/bench_generation.py`` (``--n 8 --repeats 1`` for a smoke run).
 Model: ``packaged:smollm2-135m-instruct`` (or ``--model SPEC``), float32, CPU. Prompts: the
 first ``--n`` (default 32) English capslock-math prompts of the paper's benchmark. Decoding:
 greedy, 10 new tokens, no BOS. Methods, interleaved in each repeat:

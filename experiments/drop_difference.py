@@ -6,7 +6,7 @@ ICL-vs-IF prompts align index for index across languages and transforms (same dr
 so prompt i of every condition is resampled together: a percentile bootstrap over prompt
 indices within each task, both models and both conditions kept together.
 
-    python benchmarks/drop_difference.py runs/pair1/icl/samples.jsonl --other fr,ls
+    python experiments/drop_difference.py runs/pair1/icl/samples.jsonl --other fr,ls
 """
 
 from __future__ import annotations

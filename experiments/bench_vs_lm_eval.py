@@ -1,6 +1,6 @@
 """Benchmark: forgetlab's generation vs lm-evaluation-harness's HF backend, same model and prompts.
 
-Run: ``python benchmarks/bench_vs_lm_eval.py`` (``--n 8 --repeats 1`` for a smoke run).
+Run: ``python experiments/bench_vs_lm_eval.py`` (``--n 8 --repeats 1`` for a smoke run).
 Needs lm-evaluation-harness, which is not a forgetlab dependency:
 ``pip install "lm-eval[hf]>=0.4.9"`` (checked with 0.4.13).
 

@@ -1,6 +1,6 @@
 """Measure each transform's round trip ``inverse(forward(s)) == s`` on the 500 English sentences.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/transform_roundtrip.py [--no-lm]`` (prints a
+Usage: ``OMP_NUM_THREADS=1 python experiments/transform_roundtrip.py [--no-lm]`` (prints a
 markdown table). The last column is the sentence round trip on the 520 English AdvBench
 behaviours. ``piglatin-lm`` (decoding rescored by a packaged LM, minutes on one CPU thread)
 is measured unless ``--no-lm``; its time is printed with the load average. Also reports Pig

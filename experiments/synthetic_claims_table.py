@@ -1,6 +1,6 @@
 """The paper's synthetic claims as one markdown table, from a ``reproduce --seeds N`` directory.
 
-    python benchmarks/synthetic_claims_table.py runs/final11b
+    python experiments/synthetic_claims_table.py runs/final11b
 
 Each row: the claim in our terms, our mean [95 % t-interval over seeds], the Bayes ideal's
 number beside it, and how many seeds pass the corresponding check (with the Bayes ideal's

@@ -9,8 +9,8 @@ libgomp reads ``OMP_WAIT_POLICY`` only when it loads:
   before forgetlab gets;
 * ``1-thread`` — libgomp's default with one intra-op thread (``OMP_NUM_THREADS=1``).
 
-    python benchmarks/bench_contention.py            # all four, ~8 min on 2 cores
-    python benchmarks/bench_contention.py --only synthetic-step,bayes
+    python experiments/bench_contention.py            # all four, ~8 min on 2 cores
+    python experiments/bench_contention.py --only synthetic-step,bayes
 
 Prints one table row per (workload, policy) with the quiet and contended seconds and the
 slowdown; the goal is a slowdown of at most ~2.5x (ideal 2x on 2 cores).

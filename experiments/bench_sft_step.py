@@ -5,8 +5,8 @@ the default LoRA adapter (r = 16, alpha = 32, every linear layer), a batch of
 ``--batch`` sequences of ``--tokens`` tokens, causal-LM loss, AdamW. Timed in blocks,
 median reported; ``--contended`` repeats it beside one busy process.
 
-    python benchmarks/bench_sft_step.py                          # packaged SmolLM2-135M
-    python benchmarks/bench_sft_step.py --contended --blocks 3
+    python experiments/bench_sft_step.py                          # packaged SmolLM2-135M
+    python experiments/bench_sft_step.py --contended --blocks 3
 """
 
 from __future__ import annotations
