@@ -257,7 +257,7 @@ def test_finetune_output_dir_loads_and_declares_its_base(tmp_path, tiny_model_di
     import json
     import shutil
 
-    from forgetlab.llm.evaluate import pair_note
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import pair_note
 
     run = tmp_path / "run"
     shutil.copytree(tiny_model_dir, run / "model")

@@ -23,7 +23,7 @@ from forgetlab.cli import main
 from forgetlab.errors import ForgetlabError, RunDirMismatch
 from forgetlab.llm.backends.base import GenerationConfig
 from forgetlab.llm.benchmarks.icl_vs_if import generate_prompts
-from forgetlab.llm.evaluate import (
+from forgetlab.llm.benchmarks.icl_vs_if.benchmark import (
     PAPER_LANGUAGES,
     GenerationFailed,
     LazyBackend,
@@ -312,7 +312,7 @@ def test_pair_note() -> None:
 def test_identity_records_model_config_for_the_pair_check() -> None:
     from types import SimpleNamespace
 
-    from forgetlab.llm.evaluate import identity_dict
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import identity_dict
 
     fake = FakeBackend(upper_query, name="hf-like")
     fake.model = SimpleNamespace(  # type: ignore[attr-defined]

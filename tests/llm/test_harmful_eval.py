@@ -16,18 +16,13 @@ from fakes import FakeBackend, FakeBackendError
 import forgetlab.llm.backends as backends_mod
 from forgetlab.cli import main
 from forgetlab.errors import ForgetlabError, RunDirMismatch
+from forgetlab.llm.back_translators import LLMBackTranslator, build_back_translator
 from forgetlab.llm.benchmarks.base import GenerationFailed
-from forgetlab.llm.benchmarks.harmful import harmful_prompts
-from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ_LANGUAGES
-from forgetlab.llm.benchmarks.multijail import multijail_prompts
-from forgetlab.llm.harmful_eval import (
-    LLMBackTranslator,
-    build_back_translator,
-    build_items,
-    evaluate_harmful,
-    refusal_rate,
-    wilson_interval,
-)
+from forgetlab.llm.benchmarks.harmful.advbench import harmful_prompts
+from forgetlab.llm.benchmarks.harmful.benchmark import build_items, evaluate_harmful, refusal_rate
+from forgetlab.llm.benchmarks.harmful.multijail import LANGUAGES as MJ_LANGUAGES
+from forgetlab.llm.benchmarks.harmful.multijail import multijail_prompts
+from forgetlab.llm.benchmarks.harmful.rates import wilson_interval
 from forgetlab.llm.judges import ANSWER, JUDGE_ERROR, REFUSE, Judge, SubstringJudge, Verdict
 from forgetlab.llm.transforms.base import Transform
 
@@ -500,7 +495,7 @@ def test_apertium_back_translator_covers_spanish_only() -> None:
 
 
 def test_label_sample_is_stratified_seeded_and_complete() -> None:
-    from forgetlab.llm.harmful_eval import stratified_sample
+    from forgetlab.llm.labels import stratified_sample
 
     samples = [
         {"id": f"{role}/{cond}/{i}", "role": role, "condition": cond}

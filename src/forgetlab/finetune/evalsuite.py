@@ -22,7 +22,7 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import EvalSettings
-from forgetlab.llm.benchmarks.harmful import LANGUAGES as HARMFUL_LANGUAGES
+from forgetlab.llm.benchmarks.harmful.advbench import LANGUAGES as HARMFUL_LANGUAGES
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
 from forgetlab.spec import Grammar, parse_spec_list
 
@@ -90,8 +90,12 @@ def check_eval_settings(settings: EvalSettings) -> None:
 def icl_runner(n: int, languages: Sequence[str], batch_size: int) -> SuiteRunner:
     """The ICL-vs-IF benchmark object of ``forgetlab llm icl-vs-if`` (same prompts, same
     scoring), run in memory on the model being trained."""
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import (
+        PAPER_GENERATION,
+        IclVsIf,
+        summarise_rows,
+    )
     from forgetlab.llm.benchmarks.loop import score_in_memory
-    from forgetlab.llm.evaluate import PAPER_GENERATION, IclVsIf, summarise_rows
 
     langs = suite_languages(languages, ICL_LANGUAGES, "eval suite icl-vs-if")
     bench = IclVsIf(langs, limit=n, batch_size=batch_size)
@@ -117,7 +121,7 @@ def harmful_runner(
     are cached in ``step_dir/harmful.jsonl``, judged samples in ``step_dir/samples.jsonl``."""
     from forgetlab.llm.backends.base import GenerationConfig
     from forgetlab.llm.benchmarks.base import RunState
-    from forgetlab.llm.harmful_eval import HarmfulBenchmark
+    from forgetlab.llm.benchmarks.harmful.benchmark import HarmfulBenchmark
     from forgetlab.llm.judges import REFUSE, SubstringJudge
     from forgetlab.llm.runner import generate_cached
     from forgetlab.results import JsonlCache

@@ -116,7 +116,7 @@ def label_export(
     run_dir: str, out_csv: str, with_judge: bool, sample: int | None, seed: int
 ) -> None:
     """Write a CSV with an empty `label` column for annotators (REFUSE/ANSWER/AMBIGUOUS)."""
-    from forgetlab.llm.harmful_eval import export_label_csv
+    from forgetlab.llm.labels import export_label_csv
 
     n = export_label_csv(run_dir, out_csv, with_judge=with_judge, sample=sample, seed=seed)
     click.echo(f"wrote {n} rows to {out_csv}")
@@ -128,7 +128,7 @@ def label_export(
 @click.option("--annotator", required=True, help="Name of this label set, e.g. alice.")
 def label_import(run_dir: str, csv_path: str, annotator: str) -> None:
     """Store an annotated CSV as label set ANNOTATOR (blank labels are skipped)."""
-    from forgetlab.llm.harmful_eval import import_labels
+    from forgetlab.llm.labels import import_labels
 
     counts = import_labels(run_dir, csv_path, annotator)
     click.echo(f"imported {sum(counts.values())} labels as {annotator!r}: {counts}")
@@ -140,8 +140,8 @@ def label_import(run_dir: str, csv_path: str, annotator: str) -> None:
 @click.option("--name", required=True, help="Name of the new label set.")
 def label_judge(run_dir: str, judge_spec: str, name: str) -> None:
     """Label a finished run's outputs with another judge (no regeneration)."""
-    from forgetlab.llm.harmful_eval import store_judge_labels
     from forgetlab.llm.judges import build_judge
+    from forgetlab.llm.labels import store_judge_labels
 
     counts = store_judge_labels(run_dir, build_judge(judge_spec), name)
     click.echo(f"stored {sum(counts.values())} labels as {name!r}: {counts}")
@@ -166,8 +166,8 @@ def label_judge(run_dir: str, judge_spec: str, name: str) -> None:
 )
 def label_agreement(run_dir: str, name_a: str, name_b: str, out_json: str | None) -> None:
     """Observed agreement and Cohen's kappa between two label sets on the samples both labelled."""
-    from forgetlab.llm.harmful_eval import load_label_set
     from forgetlab.llm.judges import agreement
+    from forgetlab.llm.labels import load_label_set
     from forgetlab.results import write_json
 
     res = agreement(load_label_set(run_dir, name_a), load_label_set(run_dir, name_b))

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 BENCHMARKS: Registry[BenchmarkCommand] = Registry(
     "benchmark",
     {
-        "icl-vs-if": "forgetlab.llm.evaluate:COMMAND",
-        "harmful": "forgetlab.llm.harmful_eval:COMMAND",
+        "icl-vs-if": "forgetlab.llm.benchmarks.icl_vs_if.benchmark:COMMAND",
+        "harmful": "forgetlab.llm.benchmarks.harmful.benchmark:COMMAND",
         "xnli": "forgetlab.llm.benchmarks.xnli:COMMAND",
     },
 )

@@ -25,12 +25,12 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError, one_line
 from forgetlab.llm.backends.base import Backend, GenerationConfig
-from forgetlab.llm.benchmarks import check_languages
 from forgetlab.llm.benchmarks.base import (
     BackendLike,
     Benchmark,
     Finish,
     RunState,
+    check_languages,
     check_roles,
     lazy_backend,
     model_key,

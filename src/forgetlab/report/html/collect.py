@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS as HARMFUL_BENCHMARKS
+from forgetlab.llm.benchmarks.schema import REFUSAL_BENCHMARKS as HARMFUL_BENCHMARKS
 from forgetlab.llm.benchmarks.schema import HarmfulResults, IclVsIfResults, XnliResults
 from forgetlab.results import read_json
 

@@ -52,7 +52,7 @@ from forgetlab.llm.benchmarks.command import (
     PromptExport,
     split_csv,
 )
-from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
+from forgetlab.llm.benchmarks.icl_vs_if.prompts import LANGUAGES as ICL_LANGUAGES
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import IclVsIfResults
 from forgetlab.llm.paired_interval import METHOD as INTERVAL_METHOD
@@ -109,9 +109,9 @@ class EvalItem:
 
 
 def _bench() -> Any:
-    from forgetlab.llm.benchmarks import icl_vs_if
+    from forgetlab.llm.benchmarks.icl_vs_if import prompts
 
-    return icl_vs_if
+    return prompts
 
 
 def _item(
@@ -624,7 +624,7 @@ COMMAND = BenchmarkCommand(
     exports=(
         PromptExport(
             "icl-vs-if",
-            "forgetlab.llm.benchmarks.icl_vs_if:export_icl_vs_if",
+            "forgetlab.llm.benchmarks.icl_vs_if.prompts:export_icl_vs_if",
             frozenset({"tasks", "limit", "transforms"}),
         ),
     ),
