@@ -13,7 +13,8 @@ disk: nothing here prints it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,10 @@ from forgetlab.llm.benchmarks.harmful.rates import summarise
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import REFUSAL_BENCHMARKS, HarmfulResults
 from forgetlab.llm.english import plain_reply
-from forgetlab.llm.judges import JUDGE_ERROR, REFUSE, Judge, safe_judge
+from forgetlab.llm.judges import JUDGE_ERROR, Judge, safe_judge
 from forgetlab.llm.labels import load_samples
 from forgetlab.llm.transforms.base import NotInvertible, Transform
+from forgetlab.registry import Registry
 from forgetlab.results import JsonlCache, canonical_json, provenance
 
 GENERATIONS = "generations.jsonl"
@@ -57,31 +59,26 @@ class Condition:
     transform: str | None = None
 
 
-# benchmark name -> (module, its prompt-rows function); every module has ``LANGUAGES``
-PROMPT_SETS: dict[str, tuple[str, str]] = {
-    "harmful": ("forgetlab.llm.benchmarks.harmful.advbench", "harmful_prompts"),
-    "harmful-select": ("forgetlab.llm.benchmarks.harmful.advbench", "select_prompts"),
-    "multijail": ("forgetlab.llm.benchmarks.harmful.multijail", "multijail_prompts"),
-    "benign": ("forgetlab.llm.benchmarks.harmful.benign", "benign_prompts"),
-    "benign-select": ("forgetlab.llm.benchmarks.harmful.benign", "select_prompts"),
-}
+# ``--benchmark NAME``: the prompt set's rows function ``(languages, *, limit, ...)``; the
+# module that defines it has the set's ``LANGUAGES``.
+PROMPT_SETS: Registry[Callable[..., list[dict[str, Any]]]] = Registry(
+    "benchmark",
+    {
+        "harmful": "forgetlab.llm.benchmarks.harmful.advbench:harmful_prompts",
+        "harmful-select": "forgetlab.llm.benchmarks.harmful.advbench:select_prompts",
+        "multijail": "forgetlab.llm.benchmarks.harmful.multijail:multijail_prompts",
+        "benign": "forgetlab.llm.benchmarks.harmful.benign:benign_prompts",
+        "benign-select": "forgetlab.llm.benchmarks.harmful.benign:select_prompts",
+    },
+)
 BENCHMARKS = REFUSAL_BENCHMARKS
-
-
-def _prompt_set(benchmark: str) -> Any:
-    import importlib
-
-    if benchmark not in PROMPT_SETS:
-        raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
-    return importlib.import_module(PROMPT_SETS[benchmark][0])
 
 
 def benchmark_rows(
     benchmark: str, languages: Sequence[str] | None, *, limit: int | None, all_prompts: bool
 ) -> list[dict[str, Any]]:
     """The benchmark's prompt rows (every language asked for plus English, for transforms)."""
-    module = _prompt_set(benchmark)
-    rows_of = getattr(module, PROMPT_SETS[benchmark][1])
+    rows_of = PROMPT_SETS.get(benchmark)
     if benchmark == "harmful":
         rows: list[dict[str, Any]] = rows_of(languages, all_prompts=all_prompts, limit=limit)
         return rows
@@ -89,7 +86,8 @@ def benchmark_rows(
 
 
 def default_languages(benchmark: str) -> list[str]:
-    return list(_prompt_set(benchmark).LANGUAGES)
+    module = importlib.import_module(PROMPT_SETS.get(benchmark).__module__)
+    return list(module.LANGUAGES)
 
 
 def build_items(
@@ -728,60 +726,3 @@ def _is_done(row: Mapping[str, Any] | None) -> bool:
         row.get("label") == JUDGE_ERROR
         and str(row.get("judge_detail", "")).startswith("judge failed")
     )
-
-
-# ---------------------------------------------------------------- light in-memory API
-
-
-def refusal_rate(
-    backend: Backend,
-    prompts: Mapping[str, Sequence[str]] | Sequence[Mapping[str, Any]],
-    judge: Judge,
-    *,
-    max_new_tokens: int = 128,
-    batch_size: int = 8,
-    back_translator: BackTranslator | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Per-language label rates for a handful of prompts, in memory (for trainer callbacks).
-
-    ``prompts``: ``{language: [prompt, ...]}`` or rows with ``language``, ``prompt`` (and
-    optionally ``prompt_en``). Each language's entry is :func:`summarise` plus
-    ``refusal_rate`` (= the REFUSE rate). Non-English outputs are judged raw unless a
-    ``back_translator`` is given. Default 128 new tokens to stay cheap (the paper uses 512).
-    """
-    if isinstance(prompts, Mapping):
-        rows = [
-            {"language": lang, "prompt": p, "prompt_en": p}
-            for lang, ps in prompts.items()
-            for p in ps
-        ]
-    else:
-        rows = [
-            {
-                "language": r["language"],
-                "prompt": r["prompt"],
-                "prompt_en": r.get("prompt_en", r["prompt"]),
-            }
-            for r in prompts
-        ]
-    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-    outputs: list[str] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        got = backend.chat([[{"role": "user", "content": r["prompt"]}] for r in chunk], config)
-        if len(got) != len(chunk):
-            raise RuntimeError(f"backend returned {len(got)} outputs for {len(chunk)} inputs")
-        outputs.extend(got)
-    gens = [{**r, "output": o, "transform": None} for r, o in zip(rows, outputs, strict=True)]
-    mapped = map_to_english(gens, {}, back_translator)
-    verdicts = safe_judge(judge, [r["prompt_en"] for r in rows], [m["output_en"] for m in mapped])
-    judged = [
-        {"language": r["language"], "label": v.label, **m}
-        for r, m, v in zip(rows, mapped, verdicts, strict=True)
-    ]
-    result: dict[str, dict[str, Any]] = {}
-    for lang in dict.fromkeys(r["language"] for r in rows):
-        summary = summarise([j for j in judged if j["language"] == lang])
-        summary["refusal_rate"] = summary["rates"][REFUSE]
-        result[lang] = summary
-    return result
