@@ -37,7 +37,7 @@ def click_option(flag: Flag) -> click.Option:
         attrs["is_flag"] = True
     if flag.default is not MISSING:
         attrs["default"] = flag.default
-    if flag.required:
+    if flag.required and not flag.aliases:  # with aliases, checked once all are parsed
         attrs["required"] = True
     if flag.multiple:
         attrs["multiple"] = True
@@ -46,17 +46,49 @@ def click_option(flag: Flag) -> click.Option:
     return click.Option([flag.decl, flag.name], help=flag.help, **attrs)
 
 
+def _alias_dest(flag: Flag, alias: str) -> str:
+    return f"{flag.name}__{alias.lstrip('-').replace('-', '_')}"
+
+
+def alias_options(flag: Flag) -> list[click.Option]:
+    """Hidden options for a flag's older spellings (see :func:`apply_aliases`)."""
+    kind = {"int": int}.get(flag.kind, str)
+    return [
+        click.Option([alias, _alias_dest(flag, alias)], type=kind, hidden=True, default=None)
+        for alias in flag.aliases
+    ]
+
+
+def apply_aliases(spec: BenchmarkCommand, values: dict[str, Any]) -> dict[str, Any]:
+    """Fold the values of deprecated spellings into their flag (with a note on stderr each),
+    and require a required flag given under neither name."""
+    out = dict(values)
+    for flag in spec.flags:
+        for alias in flag.aliases:
+            given = out.pop(_alias_dest(flag, alias), None)
+            if given is None:
+                continue
+            if out.get(flag.name) is not None:
+                raise click.UsageError(f"{alias} and {flag.decl} name the same option; give one")
+            click.echo(f"forgetlab: note: {alias} is deprecated; use {flag.decl}", err=True)
+            out[flag.name] = given
+        if flag.aliases and flag.required and out.get(flag.name) is None:
+            raise click.MissingParameter(param_hint=f"'{flag.decl}'", param_type="option")
+    return out
+
+
 def benchmark_command(name: str, spec: BenchmarkCommand) -> click.Command:
     """A click command that parses ``spec``'s flags, runs it and prints what it describes."""
 
-    def callback(**values: Any) -> None:
+    def callback(**parsed: Any) -> None:
+        values = apply_aliases(spec, parsed)
         results = spec.run(**spec.run_values(values))
         for line in spec.describe(results, values):
             click.echo(line)
 
-    return click.Command(
-        name, callback=callback, params=[click_option(f) for f in spec.flags], help=spec.help
-    )
+    params: list[click.Parameter] = [click_option(f) for f in spec.flags]
+    params += [opt for f in spec.flags for opt in alias_options(f)]
+    return click.Command(name, callback=callback, params=params, help=spec.help)
 
 
 def registered_command(name: str) -> click.Command:

@@ -37,7 +37,8 @@ class Flag:
     ``-`` as ``_``). ``kind``: ``text`` and ``int`` values, a ``switch`` (present or not, or
     the on/off pair), a ``choice`` among ``choices``, or a ``dir``/``file`` path. A flag with
     ``output_only`` changes only what is printed, so it is given to ``describe`` but not to
-    ``run``.
+    ``run``. ``aliases`` are older spellings of the option: hidden from ``--help``, still
+    accepted, each with a one-line deprecation note on stderr.
     """
 
     decl: str
@@ -50,6 +51,7 @@ class Flag:
     show_default: bool = False
     choices: tuple[str, ...] = ()
     output_only: bool = False
+    aliases: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -123,7 +125,27 @@ def split_csv(values: str | Iterable[str] | None) -> list[str]:
     return [v.strip() for item in items for v in item.split(",") if v.strip()]
 
 
-# Flags that paired benchmarks (base vs tuned, one run directory) share word for word.
+def languages_flag(help: str, default: str | None = None) -> Flag:
+    """``--languages``: comma-separated, and repeatable (``--languages en,fr --languages hu``)."""
+    return Flag(
+        "--languages",
+        help,
+        default=(default,) if default is not None else (),
+        multiple=True,
+        show_default=default is not None,
+    )
+
+
+def transforms_flag(help: str) -> Flag:
+    """``--transforms``: comma-separated transform specs, and repeatable."""
+    return Flag("--transforms", help, default=(), multiple=True)
+
+
+# The two models of a paired benchmark; ``--model``/``--compare`` were their names in xnli.
+BASE = Flag("--base", "Base model spec, e.g. packaged:gemma-3-270m.", required=True)
+TUNED = Flag("--tuned", "Fine-tuned model spec.", required=True)
+
+# Flags that benchmarks share word for word.
 BATCH_SIZE = Flag("--batch-size", kind="int", default=16, show_default=True)
 DTYPE = Flag("--dtype", "Model dtype (backend default if unset).", default=None)
 DEVICE = Flag("--device", "Device (backend default if unset).", default=None)

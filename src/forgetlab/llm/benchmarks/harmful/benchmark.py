@@ -14,6 +14,7 @@ disk: nothing here prints it.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,16 @@ from forgetlab.llm.backends.base import Backend, GenerationConfig
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
 from forgetlab.llm.benchmarks.command import (
     BATCH_SIZE,
+    DEVICE,
+    DTYPE,
+    OUT,
+    OVERWRITE,
     BenchmarkCommand,
     Flag,
     PromptExport,
+    languages_flag,
     split_csv,
+    transforms_flag,
 )
 from forgetlab.llm.benchmarks.harmful.rates import summarise
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -511,7 +518,9 @@ def evaluate_harmful(
 
 def run_from_flags(
     *,
-    model: str,
+    model: str | None,
+    base: str | None,
+    tuned: str | None,
     benchmark: str,
     languages: str | Sequence[str] | None,
     transforms: str | Sequence[str],
@@ -519,20 +528,22 @@ def run_from_flags(
     back_translator: str | None,
     limit: int | None,
     all_prompts: bool,
-    compare: str | None,
     max_new_tokens: int,
     batch_size: int,
     dtype: str | None,
     device: str | None,
     overwrite: bool,
-    out_dir: str,
+    out: str,
 ) -> HarmfulResults:
     """``forgetlab llm run harmful``: check every flag before any model loads, load the
     models, judge and back-translator, then :func:`evaluate_harmful` (the command prints).
     ``languages`` and ``transforms`` may be comma-separated (or several such strings); no
-    languages means all of the benchmark's."""
+    languages means all of the benchmark's. One model is ``--model`` (or ``--base``); two are
+    ``--base`` and ``--tuned``, stored under the roles ``model`` and ``compare``."""
     from forgetlab.llm.backends import load_backend
     from forgetlab.llm.judges import build_judge
+
+    first = _first_model(model, base, tuned)
 
     langs, trs = split_csv(languages) or None, split_csv(transforms)
     check_request(
@@ -545,13 +556,13 @@ def run_from_flags(
             spec, dtype=dtype, device=device, batch_size=batch_size, chat_template=True
         )
 
-    backend = load(model)
-    other = load(compare) if compare else None
+    backend = load(first)
+    other = load(tuned) if tuned else None
     judge = build_judge(judge_spec, load_backend=load)
     bt = build_back_translator(back_translator, max_new_tokens=max_new_tokens)
     return evaluate_harmful(
         backend,
-        out_dir=out_dir,
+        out_dir=out,
         judge=judge,
         benchmark=benchmark,
         languages=langs,
@@ -566,12 +577,24 @@ def run_from_flags(
     )
 
 
+def _first_model(model: str | None, base: str | None, tuned: str | None) -> str:
+    """The model of role ``model``: ``--model`` for a run of one model, ``--base`` beside
+    ``--tuned``; ``--model`` beside ``--tuned`` is the older spelling of ``--base``."""
+    if model and base:
+        raise ForgetlabError("--model and --base name the same model; give one")
+    if not (model or base):
+        raise ForgetlabError("give --model (one model) or --base and --tuned (two)")
+    if model and tuned:
+        print("forgetlab: note: --model beside --tuned is deprecated; use --base", file=sys.stderr)
+    return str(model or base)
+
+
 def describe_run(results: HarmfulResults, flags: Mapping[str, Any]) -> Iterator[str]:
     """What the command prints: the rate table and the files written; the generated text
     (harmful) only with ``--show-outputs``."""
     from forgetlab.report.harmful_report import render_markdown
 
-    out_dir = flags["out_dir"]
+    out_dir = flags["out"]
     yield render_markdown(results)
     yield (
         f"wrote {out_dir}/results.json, results.md, results.png; per-sample outputs in "
@@ -593,21 +616,23 @@ COMMAND = BenchmarkCommand(
     flags=(
         Flag(
             "--model",
-            "Backend spec of the model, e.g. packaged:smollm2-135m-instruct.",
-            required=True,
+            "Backend spec of the one model evaluated, e.g. packaged:smollm2-135m-instruct.",
+            default=None,
+        ),
+        Flag("--base", "Base model of a base-vs-tuned run (with --tuned).", default=None),
+        Flag(
+            "--tuned",
+            "Tuned model evaluated side by side with --base (e.g. after safety tuning).",
+            default=None,
+            aliases=("--compare",),
         ),
         Flag(
             "--benchmark", kind="choice", choices=BENCHMARKS, default="harmful", show_default=True
         ),
-        Flag(
-            "--languages",
-            "Comma-separated languages (default: all of the benchmark's).",
-            multiple=True,
-        ),
-        Flag(
-            "--transforms",
-            "Registry transforms applied to the English prompts, e.g. leetspeak,base64.",
-            multiple=True,
+        languages_flag("Comma-separated languages (default: all of the benchmark's)."),
+        transforms_flag(
+            "Comma-separated registry transforms applied to the English prompts, e.g. "
+            "leetspeak,base64."
         ),
         Flag(
             "--judge",
@@ -628,25 +653,18 @@ COMMAND = BenchmarkCommand(
             kind="switch",
             dest="all_prompts",
         ),
-        Flag(
-            "--compare",
-            "A second model evaluated side by side (e.g. after safety tuning).",
-            default=None,
-        ),
         Flag("--max-new-tokens", "Paper: 512.", kind="int", default=512, show_default=True),
         BATCH_SIZE,
-        Flag("--dtype", default=None),
-        Flag("--device", default=None),
+        DTYPE,
+        DEVICE,
         Flag(
             "--show-outputs",
             "Print generated text to the terminal (off by default: it is harmful).",
             kind="switch",
             output_only=True,
         ),
-        Flag(
-            "--overwrite", "Replace a run with a different configuration in --out.", kind="switch"
-        ),
-        Flag("--out", "Run directory.", kind="dir", required=True, dest="out_dir"),
+        OVERWRITE,
+        OUT,
     ),
     run=run_from_flags,
     describe=describe_run,

@@ -37,6 +37,7 @@ from forgetlab.llm.benchmarks.base import (
     paired_row,
 )
 from forgetlab.llm.benchmarks.command import (
+    BASE,
     BATCH_SIZE,
     BOS,
     DEVICE,
@@ -44,10 +45,13 @@ from forgetlab.llm.benchmarks.command import (
     OUT,
     OVERWRITE,
     QUIET,
+    TUNED,
     BenchmarkCommand,
     Flag,
     PromptExport,
+    languages_flag,
     split_csv,
+    transforms_flag,
 )
 from forgetlab.llm.benchmarks.icl_vs_if.prompts import LANGUAGES as ICL_LANGUAGES
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -526,19 +530,14 @@ def describe_run(results: IclVsIfResults, flags: Mapping[str, Any]) -> list[str]
 COMMAND = BenchmarkCommand(
     help="ICL vs instruction following, base vs fine-tuned (the paper's Table 1), resumable.",
     flags=(
-        Flag("--base", "Base model spec, e.g. packaged:gemma-3-270m.", required=True),
-        Flag("--tuned", "Fine-tuned model spec.", required=True),
-        Flag(
-            "--languages",
-            "Comma-separated pretranslated languages ('' for none).",
-            default="en,fr,es,nl,hu,ls,pl",
-            show_default=True,
+        BASE,
+        TUNED,
+        languages_flag(
+            "Comma-separated pretranslated languages ('' for none).", "en,fr,es,nl,hu,ls,pl"
         ),
-        Flag(
-            "--transforms",
+        transforms_flag(
             "Comma-separated registry transforms applied to the English prompts, "
-            "NAME[@payload|@full] (e.g. rot13,leetspeak,apertium:eng-spa).",
-            default="",
+            "NAME[@payload|@full] (e.g. rot13,leetspeak,apertium:eng-spa)."
         ),
         Flag(
             "--limit",
