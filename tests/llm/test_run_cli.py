@@ -260,6 +260,22 @@ def test_a_registered_module_is_a_command(
     rows = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert {r["id"]: r["output"] for r in rows}["tuned|cd"] == "Cd"
 
+    # its HTML section comes from its own declaration: title, table and browser columns
+    page = (out / "report.html").read_text()
+    assert "<h2>Toy upper-casing: t</h2>" in page and "forgetlab report: Toy upper-casing" in page
+    assert "<th>base</th><td class='num'>3/3</td>" in page
+    assert 'data-kind="columns"' in page and '<th class="">output</th>' in page
+    browser = json.loads(page.split('id="samples-0">')[1].split("</script>")[0])
+    assert {r["id"]: r["cells"] for r in browser["rows"]}["tuned|cd"] == [
+        "tuned",
+        "cd",
+        "Cd",
+        "False",
+    ]
+    assert cli(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0
+    assert "<h2>Toy upper-casing: t</h2>" in (tmp_path / "again.html").read_text()
+    capsys.readouterr()
+
     # an output-only flag changes the printout, not the run (the finished run is reused)
     assert cli([*args, "--words", "ab, cd,E", "--shout", "--out", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[:2] == ["BASE: 3/3", "TUNED: 1/3"]

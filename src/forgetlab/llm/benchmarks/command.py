@@ -86,6 +86,33 @@ class PromptExport:
 
 
 @dataclass(frozen=True)
+class RunReport:
+    """How a benchmark's run directory is shown in the HTML report (``forgetlab report``).
+
+    ``results``: the values of ``results.json``'s ``benchmark`` key this benchmark writes
+    (older spellings too), by which ``forgetlab report`` finds this declaration through the
+    registry. ``title``: the section title, or a function of the results that gives it.
+    ``section(run, index, redact=...)`` returns the section's HTML (tables, charts, the
+    per-sample browser); ``run`` has ``path``, ``results``, ``samples`` (``samples.jsonl``)
+    and ``label_sets``. It may be a lazy ``"module:attr"`` reference. The markdown report
+    is written by the benchmark's own ``Benchmark.report``.
+    """
+
+    results: tuple[str, ...]
+    title: str | Callable[[Mapping[str, Any]], str]
+    section: str | Callable[..., str]
+
+    def title_of(self, results: Mapping[str, Any]) -> str:
+        return self.title if isinstance(self.title, str) else self.title(results)
+
+    def render(self, run: Any, index: int, *, redact: bool = False) -> str:
+        from forgetlab.registry import resolve_reference
+
+        section = resolve_reference(self.section) if isinstance(self.section, str) else self.section
+        return cast("Callable[..., str]", section)(run, index, redact=redact)
+
+
+@dataclass(frozen=True)
 class BenchmarkCommand:
     """A benchmark as a command: its help, its flags and what to call with their values.
 
@@ -94,7 +121,8 @@ class BenchmarkCommand:
     results; ``describe(results, values)`` returns the lines to print (all flag values).
     The first line of ``help`` is the one-line summary in ``forgetlab llm run --help``.
     ``exports`` are the prompt sets the benchmark offers to ``export-prompts`` (a benchmark
-    may run several, e.g. harmful requests, MultiJail and the harmless set).
+    may run several, e.g. harmful requests, MultiJail and the harmless set). ``report``
+    declares its section of the HTML report (:class:`RunReport`).
     """
 
     help: str
@@ -102,6 +130,7 @@ class BenchmarkCommand:
     run: Callable[..., Any]
     describe: Callable[[Any, Mapping[str, Any]], Iterable[str]]
     exports: tuple[PromptExport, ...] = ()
+    report: RunReport | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.flags]

@@ -47,6 +47,7 @@ from forgetlab.llm.benchmarks.command import (
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
     languages_flag,
     split_csv,
 )
@@ -574,6 +575,7 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    report=RunReport(results=(NAME,), title="XNLI", section="forgetlab.report.html.xnli:section"),
     exports=(
         PromptExport(
             "xnli", "forgetlab.llm.benchmarks.xnli:export_xnli", frozenset({"limit", "data"})

@@ -33,6 +33,7 @@ from forgetlab.llm.benchmarks.command import (
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
     languages_flag,
     split_csv,
     transforms_flag,
@@ -79,6 +80,14 @@ PROMPT_SETS: Registry[Callable[..., list[dict[str, Any]]]] = Registry(
     },
 )
 BENCHMARKS = REFUSAL_BENCHMARKS
+# The HTML report's section title of a run of each prompt set.
+PROMPT_SET_TITLES = {
+    "harmful": "Harmful requests",
+    "harmful-select": "Harmful requests (selection set)",
+    "multijail": "MultiJail",
+    "benign": "Harmless requests",
+    "benign-select": "Harmless requests (selection set)",
+}
 
 
 def benchmark_rows(
@@ -668,6 +677,11 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    report=RunReport(
+        results=REFUSAL_BENCHMARKS,
+        title=lambda results: PROMPT_SET_TITLES.get(str(results.get("benchmark")), "Refusals"),
+        section="forgetlab.report.html.harmful:section",
+    ),
     exports=(
         PromptExport(
             "harmful",

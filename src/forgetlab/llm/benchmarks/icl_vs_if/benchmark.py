@@ -49,6 +49,7 @@ from forgetlab.llm.benchmarks.command import (
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
     languages_flag,
     split_csv,
     transforms_flag,
@@ -556,6 +557,11 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    report=RunReport(
+        results=("icl-vs-if", BENCHMARK),  # "icl_vs_if": how some older files spell it
+        title="ICL vs instruction following",
+        section="forgetlab.report.html.paired:section",
+    ),
     exports=(
         PromptExport(
             "icl-vs-if",
