@@ -133,7 +133,9 @@ def column_browser(
         }
         for i, r in enumerate(rows)
     ]
-    selects = [select(f, label, list(dict.fromkeys(d[f] for d in data))) for f, label in filters]
+    selects = [
+        select(f, label, list(dict.fromkeys(str(r.get(f)) for r in rows))) for f, label in filters
+    ]
     head = [(heading, "") for heading, _ in columns]
     return browser("columns", src_id, selects, head) + json_script(src_id, {"rows": data})
 
