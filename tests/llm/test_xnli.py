@@ -369,7 +369,7 @@ def test_tiny_hf_models_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None
     out = tmp_path / "r"
     spec = f"hf:{tiny_model_dir}"
     code = cli(
-        ["--model", spec, "--compare", spec, "--data", str(FIXTURE), "--languages", "en,fr",
+        ["--base", spec, "--tuned", spec, "--data", str(FIXTURE), "--languages", "en,fr",
          "--limit", "3", "--batch-size", "4", "--device", "cpu", "--quiet", "--out", str(out)]
     )  # fmt: skip
     assert code == 0
