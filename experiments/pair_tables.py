@@ -19,7 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from forgetlab.llm.harmful_eval import load_label_set, load_samples, wilson_interval
+from forgetlab.llm.benchmarks.harmful.rates import wilson_interval
+from forgetlab.llm.labels import load_label_set, load_samples
 from forgetlab.llm.paired_rates import METHOD, paired_change
 
 REFUSE = "REFUSE"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from forgetlab.data import data_path
-from forgetlab.llm.benchmarks.multijail import read_multijail
+from forgetlab.llm.benchmarks.harmful.multijail import read_multijail
 from forgetlab.llm.scoring import BackendScorer, load_scorer
 from forgetlab.llm.transforms.piglatin import PigLatin
 from forgetlab.llm.transforms.piglatin_lm import DEFAULT_SCORER, choose, sentence_candidates

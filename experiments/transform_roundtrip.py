@@ -19,7 +19,7 @@ import time
 
 import forgetlab.llm.transforms as T
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks.harmful import read_behaviours
+from forgetlab.llm.benchmarks.harmful.advbench import read_behaviours
 from forgetlab.llm.benchmarks.icl_vs_if import load_pool
 from forgetlab.llm.transforms import piglatin
 
@@ -115,7 +115,7 @@ def piglatin_round_trips(pool: list[str], advbench: list[str]) -> None:
     The paper's rules drop apostrophes, so pool lines written with ``’`` cannot come back
     exactly; the pool is also reported with ``’`` and ``'`` counted as equal.
     """
-    from forgetlab.llm.harmful_eval import wilson_interval
+    from forgetlab.llm.benchmarks.harmful.rates import wilson_interval
 
     for name in ("piglatin", "piglatin-classic", "piglatin-lm"):
         if (name, "pool") not in BACK:

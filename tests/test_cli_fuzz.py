@@ -270,7 +270,7 @@ def _xnli(work: Path, out: Path, model: Path) -> list[str]:
     row = '{"language": "en", "premise": "A cat sleeps.", "hypothesis": "An animal rests.", "label": 0}'
     data = _file(work, "xnli.jsonl", (row + "\n").encode())
     spec = f"hf:{model}"
-    return ["llm", "xnli", "--model", spec, "--compare", spec, "--data", data, "--out", str(out)]
+    return ["llm", "xnli", "--base", spec, "--tuned", spec, "--data", data, "--out", str(out)]
 
 
 def _harmful(out: Path, model: Path) -> list[str]:

@@ -83,3 +83,37 @@ def test_the_package_has_no_import_time_cycles() -> None:
         "forgetlab.llm.benchmarks.loop",
     }  # the parser sees real imports
     assert find_cycle(graph) is None
+
+
+def all_imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """Every module ``path`` imports, at import time or inside a function."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.add(sub if sub in known else base)
+    return {m for m in out if m in known and m != name}
+
+
+def test_no_module_imports_upward() -> None:
+    """A module never imports a package that contains it (its ``__init__``): what both a
+    package and its modules need lives in a leaf module beside them (``schema.py``,
+    ``base.py``), so no import order can leave one of them half-initialised. The root
+    package, which holds only ``__version__``, is the one exception."""
+    paths = {module_name(p): p for p in SRC.rglob("*.py")}
+    known = set(paths)
+    upward = sorted(
+        f"{name} imports {target}"
+        for name, p in paths.items()
+        for target in all_imports(p, name, known)
+        if name.startswith(target + ".") and target != "forgetlab"
+    )
+    assert upward == []

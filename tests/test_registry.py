@@ -105,10 +105,10 @@ def test_parsing_and_listing_import_nothing_heavy() -> None:
     got = _fresh(
         """
 import json, sys
-from forgetlab.llm.backends import parse_spec, BACKENDS
+from forgetlab.llm.backends import resolve_model_spec, BACKENDS
 from forgetlab.llm.transforms import available_transforms, parse_transform, get_transform
 from forgetlab.llm.judges import parse_judge
-parse_spec("hf:org/model"); parse_spec("openai:m"); parse_judge("llm:hf:a/b")
+resolve_model_spec("hf:org/model"); resolve_model_spec("openai:m"); parse_judge("llm:hf:a/b")
 available_transforms(); parse_transform("piglatin@payload")
 before = sorted(m for m in sys.modules if m.startswith(("forgetlab.llm.", "torch")))
 get_transform("rot13")

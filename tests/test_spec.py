@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.evalsuite import SUITES, Suite, parse_suites
 from forgetlab.llm.back_translators import parse_back_translator
-from forgetlab.llm.backends import parse_model_spec, parse_spec
+from forgetlab.llm.backends import parse_model_spec, resolve_model_spec
 from forgetlab.llm.judges import parse_judge
 from forgetlab.llm.transforms import available_transforms, parse_transform
 from forgetlab.spec import Grammar, Spec
@@ -68,7 +68,7 @@ def old_suites(specs: list[str]) -> list[Suite]:
             name, _, n_text = spec.partition(":")
             if name not in SUITES:
                 raise ForgetlabError("unknown eval suite")
-            n = SUITES[name]
+            n = SUITES.get(name).default_n
             if n_text:
                 if not n_text.isdigit() or int(n_text) < 1:
                     raise ForgetlabError("positive")
@@ -110,7 +110,7 @@ DOC_MODELS = [
 
 @pytest.mark.parametrize(("text", "expected"), DOC_MODELS)
 def test_model_specs_from_the_docs(text: str, expected: tuple[str, str]) -> None:
-    assert parse_spec(text) == expected == old_model(text)
+    assert resolve_model_spec(text) == expected == old_model(text)
 
 
 def test_bare_paths_and_kind_names_without_colon(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -119,11 +119,11 @@ def test_bare_paths_and_kind_names_without_colon(tmp_path: Path, monkeypatch) ->
     (tmp_path / "m.gguf").write_bytes(b"")
     (tmp_path / "C:").mkdir()
     for text in ["hf", "m.gguf", str(tmp_path), "C:", "./hf"]:
-        assert parse_spec(text) == ("hf", text) == old_model(text)
+        assert resolve_model_spec(text) == ("hf", text) == old_model(text)
     assert parse_model_spec("hf") == Spec("", "hf")
     for bad, needle in [("hf:", "names no model"), ("nope", "unknown model")]:
         with pytest.raises(ForgetlabError, match=needle) as info:
-            parse_spec(bad)
+            resolve_model_spec(bad)
         assert "\n" not in str(info.value)
 
 
@@ -134,7 +134,7 @@ def test_bare_paths_and_kind_names_without_colon(tmp_path: Path, monkeypatch) ->
     ).map("".join)
 )
 def test_model_grammar_matches_the_old_parser(text: str) -> None:
-    assert outcome(parse_spec, text) == outcome(old_model, text)
+    assert outcome(resolve_model_spec, text) == outcome(old_model, text)
 
 
 DOC_TRANSFORMS = [

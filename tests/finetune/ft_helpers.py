@@ -16,7 +16,7 @@ SPECIALS = ["<|pad|>", "<|bos|>", "<|end|>", "<|user|>", "<|assistant|>", "<|sys
 
 def _corpus() -> list[str]:
     from forgetlab.finetune.data.safety import benign_pairs
-    from forgetlab.llm.benchmarks.harmful import read_behaviours
+    from forgetlab.llm.benchmarks.harmful.advbench import read_behaviours
 
     lines = [q + " " + a for q, a in benign_pairs(60, 0)]
     lines += list(read_behaviours("en")[:80])

@@ -16,7 +16,11 @@ from forgetlab.finetune.data.io import file_sha256, provenance_path, read_sft_js
 from forgetlab.finetune.data.nonins import build_nonins, split_half
 from forgetlab.finetune.data.safety import benign_pairs, build_safety, training_indices
 from forgetlab.llm.backends.base import Backend, GenerationConfig, ModelIdentity
-from forgetlab.llm.benchmarks.harmful import paper_selection, read_behaviours, selection_split
+from forgetlab.llm.benchmarks.harmful.advbench import (
+    paper_selection,
+    read_behaviours,
+    selection_split,
+)
 
 
 def _paper_100_lines() -> set[str]:
@@ -246,7 +250,7 @@ def _content_words(text: str) -> set[str]:
 
 def test_helpful_requests_avoid_the_benign_evaluation_set() -> None:
     from forgetlab.finetune.data.helpful import PHRASINGS, TASKS, helpful_requests
-    from forgetlab.llm.benchmarks.benign import read_requests
+    from forgetlab.llm.benchmarks.harmful.benign import read_requests
 
     evaluated = [text for _, text in read_requests()]
     pool = helpful_requests(len(TASKS) * len(PHRASINGS), seed=0)

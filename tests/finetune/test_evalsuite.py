@@ -8,7 +8,7 @@ from typing import Any
 
 from forgetlab.finetune.evalsuite import harmful_runner, icl_runner
 from forgetlab.llm.backends.base import Backend, GenerationConfig, ModelIdentity
-from forgetlab.llm.benchmarks.harmful import read_behaviours
+from forgetlab.llm.benchmarks.harmful.advbench import read_behaviours
 from forgetlab.llm.benchmarks.icl_vs_if import generate_prompts
 
 

@@ -15,7 +15,7 @@ from forgetlab.finetune.data import safety_broad as sb
 from forgetlab.finetune.data.io import provenance_path, read_sft_jsonl
 from forgetlab.finetune.data.safety import build_safety
 from forgetlab.llm.backends.base import Backend, GenerationConfig, ModelIdentity
-from forgetlab.llm.benchmarks import conversational
+from forgetlab.llm.benchmarks.harmful import conversational
 
 
 class Echo(Backend):

@@ -11,7 +11,7 @@ import torch
 from llm_reference import SHARED, encode_all, naive_greedy
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.backends import GenerationConfig, load_backend, parse_spec
+from forgetlab.llm.backends import GenerationConfig, load_backend, resolve_model_spec
 from forgetlab.llm.backends.hf import HFBackend, cut_at_stop
 from forgetlab.llm.backends.hf_generate import cache_is_mergeable, common_prefix_length, generate
 
@@ -195,7 +195,7 @@ def test_wraps_peft_model(tiny_model_factory, tiny_tokenizer, tiny_prompts):
 
 
 def test_load_backend_local_dir(tiny_model_dir: Path, tiny_model, tiny_tokenizer, tiny_prompts):
-    assert parse_spec(str(tiny_model_dir)) == ("hf", str(tiny_model_dir))
+    assert resolve_model_spec(str(tiny_model_dir)) == ("hf", str(tiny_model_dir))
     be = load_backend(str(tiny_model_dir), batch_size=5, device="cpu")
     be2 = load_backend(f"hf:{tiny_model_dir}", device="cpu")
     ident = be.identity
@@ -257,7 +257,7 @@ def test_finetune_output_dir_loads_and_declares_its_base(tmp_path, tiny_model_di
     import json
     import shutil
 
-    from forgetlab.llm.evaluate import pair_note
+    from forgetlab.llm.benchmarks.base import pair_note
 
     run = tmp_path / "run"
     shutil.copytree(tiny_model_dir, run / "model")

@@ -225,7 +225,7 @@ def test_icl_vs_if_cli_on_a_completions_and_a_chat_endpoint(
     """The real command, both models over HTTP: base = text endpoint answering the pattern on
     the first prompt of each task, tuned = chat endpoint always following the instruction."""
     from forgetlab.cli import main
-    from forgetlab.llm.evaluate import build_items
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import build_items
     from forgetlab.results import read_json
 
     items = {it.model_input: it for it in build_items(["en"], [], 2)[0]}

@@ -11,10 +11,10 @@ from fakes import FakeBackend
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.data.safety import WORDS, benign_pairs
-from forgetlab.llm.benchmarks.benign import N_REQUESTS, benign_prompts, read_requests
-from forgetlab.llm.benchmarks.harmful import read_behaviours
+from forgetlab.llm.benchmarks.harmful.advbench import read_behaviours
+from forgetlab.llm.benchmarks.harmful.benchmark import evaluate_harmful
+from forgetlab.llm.benchmarks.harmful.benign import N_REQUESTS, benign_prompts, read_requests
 from forgetlab.llm.benchmarks.registry import export_rows
-from forgetlab.llm.harmful_eval import evaluate_harmful
 from forgetlab.llm.judges import ANSWER, REFUSE, SubstringJudge
 
 # The safety data builder's benign templates, as patterns.
@@ -98,7 +98,11 @@ def test_over_refusal_measured_end_to_end(tmp_path: Path) -> None:
 def test_selection_set_is_disjoint_from_the_reported_set_and_the_training_data() -> None:
     """``benign-select`` chooses recipes: it must share nothing with what is reported or trained."""
     from forgetlab.finetune.data.helpful import PHRASINGS, TASKS, helpful_requests
-    from forgetlab.llm.benchmarks.benign import REQUEST_SETS, SELECT_BENCHMARK, select_prompts
+    from forgetlab.llm.benchmarks.harmful.benign import (
+        REQUEST_SETS,
+        SELECT_BENCHMARK,
+        select_prompts,
+    )
 
     select = read_requests(SELECT_BENCHMARK)
     texts = [t for _, t in select]
@@ -115,7 +119,11 @@ def test_selection_set_is_disjoint_from_the_reported_set_and_the_training_data()
 
 
 def test_harmful_selection_split_is_held_out_from_the_paper_100() -> None:
-    from forgetlab.llm.benchmarks.harmful import paper_selection, select_prompts, selection_split
+    from forgetlab.llm.benchmarks.harmful.advbench import (
+        paper_selection,
+        select_prompts,
+        selection_split,
+    )
 
     split = selection_split()
     assert len(split) == len(set(split)) == 100
@@ -130,7 +138,7 @@ def test_harmful_selection_split_is_held_out_from_the_paper_100() -> None:
 
 def test_selection_benchmarks_run_end_to_end(tmp_path: Path) -> None:
     """Both selection sets run through ``evaluate_harmful`` and record their own name."""
-    from forgetlab.llm.benchmarks.benign import SELECT_BENCHMARK
+    from forgetlab.llm.benchmarks.harmful.benign import SELECT_BENCHMARK
 
     select = read_requests(SELECT_BENCHMARK)
     edgy = {text for cat, text in select if cat == "edgy"}
@@ -164,8 +172,8 @@ def test_selection_benchmarks_run_end_to_end(tmp_path: Path) -> None:
 
 def test_every_refusal_benchmark_has_a_prompt_set() -> None:
     """The light list the CLI and the reports read names exactly the runnable prompt sets."""
-    from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS
-    from forgetlab.llm.harmful_eval import PROMPT_SETS, benchmark_rows
+    from forgetlab.llm.benchmarks.harmful.benchmark import PROMPT_SETS, benchmark_rows
+    from forgetlab.llm.benchmarks.schema import REFUSAL_BENCHMARKS
 
     assert set(PROMPT_SETS) == set(REFUSAL_BENCHMARKS)
     for name in REFUSAL_BENCHMARKS:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from forgetlab.llm.benchmarks.harmful.benchmark import map_to_english
 from forgetlab.llm.english import english_share, plain_reply
-from forgetlab.llm.harmful_eval import map_to_english
 from forgetlab.llm.transforms.base import get_transform
 
 REFUSAL = "I'm sorry, but I can't help with that. It could be used to hurt others."

@@ -22,15 +22,16 @@ from fakes import FakeBackend, english_instruction_follower, repeat_query, upper
 from forgetlab.cli import main
 from forgetlab.errors import ForgetlabError, RunDirMismatch
 from forgetlab.llm.backends.base import GenerationConfig
+from forgetlab.llm.benchmarks.base import GenerationFailed, LazyBackend, pair_note
 from forgetlab.llm.benchmarks.icl_vs_if import generate_prompts
-from forgetlab.llm.evaluate import (
+from forgetlab.llm.benchmarks.icl_vs_if.benchmark import (
+    PAPER_GENERATION,
     PAPER_LANGUAGES,
-    GenerationFailed,
-    LazyBackend,
+    IclVsIf,
     evaluate_icl_vs_if,
-    icl_accuracy,
-    pair_note,
+    summarise_rows,
 )
+from forgetlab.llm.benchmarks.loop import score_in_memory
 from forgetlab.report.llm_report import render_table
 
 TASKS = ("capslock-math", "repeat-math", "capslock-startblank", "repeat-startblank")
@@ -278,10 +279,12 @@ def test_non_invertible_output_keeps_the_sample(tmp_path: Path) -> None:
     }  # upper-cased base64 is not base64 text
 
 
-def test_icl_accuracy_in_memory_matches_pipeline(tmp_path: Path) -> None:
-    prompts = generate_prompts(["en", "es"], n=2)
+def test_in_memory_scores_match_the_pipeline(tmp_path: Path) -> None:
+    """What the fine-tuning suite computes (IclVsIf scored in memory) equals the run's."""
+    bench = IclVsIf(["en", "es"], limit=2)
     fake = FakeBackend(english_instruction_follower)
-    acc = icl_accuracy(fake, prompts, batch_size=5)
+    rows = score_in_memory(bench, fake, "tuned", generation=PAPER_GENERATION, batch_size=5)
+    acc = summarise_rows(rows, ["en", "es"])["conditions"]
     assert list(acc) == ["en", "es"]
     assert (
         acc["en"]["icl_accuracy"] == 0.5
@@ -312,7 +315,7 @@ def test_pair_note() -> None:
 def test_identity_records_model_config_for_the_pair_check() -> None:
     from types import SimpleNamespace
 
-    from forgetlab.llm.evaluate import identity_dict
+    from forgetlab.llm.benchmarks.base import identity_dict
 
     fake = FakeBackend(upper_query, name="hf-like")
     fake.model = SimpleNamespace(  # type: ignore[attr-defined]

@@ -267,7 +267,7 @@ def test_lm_eval_drop_table_equals_icl_vs_if_results(
     """Same outputs through lm-eval's files and through icl-vs-if: same table, same interval."""
     from fakes import FakeBackend, english_instruction_follower, upper_query
 
-    from forgetlab.llm.evaluate import evaluate_icl_vs_if
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import evaluate_icl_vs_if
     from forgetlab.llm.lm_eval_drop import drop_table
 
     exp = export_lm_eval(tmp_path / "tasks", ["en", "fr"], limit=6)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks import harmful, multijail
+from forgetlab.llm.benchmarks.harmful import advbench as harmful
+from forgetlab.llm.benchmarks.harmful import multijail
 
 # random.seed(10); idx = list(range(520)); random.shuffle(idx); idx[:8] -- computed once with
 # the standard library (CPython's Mersenne Twister shuffle is stable across versions).

@@ -16,18 +16,13 @@ from fakes import FakeBackend, FakeBackendError
 import forgetlab.llm.backends as backends_mod
 from forgetlab.cli import main
 from forgetlab.errors import ForgetlabError, RunDirMismatch
+from forgetlab.llm.back_translators import LLMBackTranslator, build_back_translator
 from forgetlab.llm.benchmarks.base import GenerationFailed
-from forgetlab.llm.benchmarks.harmful import harmful_prompts
-from forgetlab.llm.benchmarks.multijail import LANGUAGES as MJ_LANGUAGES
-from forgetlab.llm.benchmarks.multijail import multijail_prompts
-from forgetlab.llm.harmful_eval import (
-    LLMBackTranslator,
-    build_back_translator,
-    build_items,
-    evaluate_harmful,
-    refusal_rate,
-    wilson_interval,
-)
+from forgetlab.llm.benchmarks.harmful.advbench import harmful_prompts
+from forgetlab.llm.benchmarks.harmful.benchmark import build_items, evaluate_harmful
+from forgetlab.llm.benchmarks.harmful.multijail import LANGUAGES as MJ_LANGUAGES
+from forgetlab.llm.benchmarks.harmful.multijail import multijail_prompts
+from forgetlab.llm.benchmarks.harmful.rates import wilson_interval
 from forgetlab.llm.judges import ANSWER, JUDGE_ERROR, REFUSE, Judge, SubstringJudge, Verdict
 from forgetlab.llm.transforms.base import Transform
 
@@ -279,12 +274,17 @@ def test_compare_two_models_and_multijail_groups(tmp_path: Path) -> None:
     )  # pooled: >1 condition
 
 
-def test_refusal_rate_in_memory() -> None:
-    prompts = {"en": ["Aa", "Abc", "Abcd"], "sw": ["Xx"]}
-    res = refusal_rate(FakeBackend(model_reply), prompts, SubstringJudge(), max_new_tokens=8)
-    assert res["en"]["refusal_rate"] == pytest.approx(2 / 3)
-    assert res["en"]["n"] == 3 and res["sw"]["n"] == 1
-    assert res["sw"]["judged_on"] == {"raw": 1}
+def test_non_english_replies_without_back_translator_are_judged_raw(tmp_path: Path) -> None:
+    res = evaluate_harmful(
+        FakeBackend(model_reply), out_dir=tmp_path, judge=SubstringJudge(),
+        languages=["en", "sw"], limit=3, max_new_tokens=8,
+    )  # fmt: skip
+    per = res["runs"]["model"]["per_condition"]
+    assert per["en"]["n"] == 3 and per["sw"]["n"] == 3
+    assert per["sw"]["judged_on"] == {"raw": 3} and per["en"]["judged_on"] == {"english": 3}
+    prompts = [r["prompt"] for r in harmful_prompts(["en"], limit=3)]
+    refused = sum(len(p) % 2 == 0 for p in prompts)
+    assert per["en"]["rates"][REFUSE] == pytest.approx(refused / 3)
 
 
 # ---------------------------------------------------------------- CLI
@@ -500,7 +500,7 @@ def test_apertium_back_translator_covers_spanish_only() -> None:
 
 
 def test_label_sample_is_stratified_seeded_and_complete() -> None:
-    from forgetlab.llm.harmful_eval import stratified_sample
+    from forgetlab.llm.labels import stratified_sample
 
     samples = [
         {"id": f"{role}/{cond}/{i}", "role": role, "condition": cond}

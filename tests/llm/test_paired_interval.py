@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fakes import FakeBackend, english_instruction_follower, upper_query
 
-from forgetlab.llm.evaluate import evaluate_icl_vs_if
+from forgetlab.llm.benchmarks.icl_vs_if.benchmark import evaluate_icl_vs_if
 from forgetlab.llm.paired_interval import drop_intervals
 
 

@@ -130,13 +130,13 @@ def _comparable(results: dict[str, Any]) -> dict[str, Any]:
 CASES = {
     "xnli": (
         "xnli",
-        ["--model", "fake:guess", "--compare", "fake:guess", "--data", str(XNLI_FIXTURE),
+        ["--base", "fake:guess", "--tuned", "fake:guess", "--data", str(XNLI_FIXTURE),
          "--languages", "en,es", "--limit", "5", "--batch-size", "3", "--quiet"],
         "samples.jsonl",
     ),
     "harmful": (
         "harmful",
-        ["--model", "fake:reply", "--compare", "fake:reply", "--languages", "en",
+        ["--base", "fake:reply", "--tuned", "fake:reply", "--languages", "en",
          "--languages", "sw", "--transforms", "rot13,leetspeak", "--limit", "4",
          "--max-new-tokens", "16", "--show-outputs"],
         "samples.jsonl",
@@ -177,7 +177,7 @@ def test_run_xnli_on_a_tiny_model_gives_what_llm_xnli_gives(
 ) -> None:
     """The real HF backend on a tiny random model: same outputs, scores and results."""
     spec = f"hf:{tiny_model_dir}"
-    args = ["--model", spec, "--compare", spec, "--data", str(XNLI_FIXTURE), "--languages",
+    args = ["--base", spec, "--tuned", spec, "--data", str(XNLI_FIXTURE), "--languages",
             "en,de", "--limit", "3", "--batch-size", "2", "--device", "cpu", "--quiet"]  # fmt: skip
     for how, prefix in (("direct", ["llm", "xnli"]), ("run", ["llm", "run", "xnli"])):
         assert cli([*prefix, *args, "--out", str(tmp_path / how)]) == 0
@@ -208,7 +208,7 @@ def test_run_flags_reach_the_benchmark(
 def test_run_bad_input_is_one_line_exit_2(
     tmp_path: Path, fake_loader: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = ["llm", "run", "xnli", "--model", "fake:guess", "--compare", "fake:guess"]
+    base = ["llm", "run", "xnli", "--base", "fake:guess", "--tuned", "fake:guess"]
     for extra in (["--languages", "en,xx"], ["--limit", "0"], ["--limit", "x"], []):
         code = cli([*base, "--data", str(XNLI_FIXTURE), *extra, "--out", str(tmp_path / "b")])
         err = capsys.readouterr().err
@@ -260,6 +260,22 @@ def test_a_registered_module_is_a_command(
     rows = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert {r["id"]: r["output"] for r in rows}["tuned|cd"] == "Cd"
 
+    # its HTML section comes from its own declaration: title, table and browser columns
+    page = (out / "report.html").read_text()
+    assert "<h2>Toy upper-casing: t</h2>" in page and "forgetlab report: Toy upper-casing" in page
+    assert "<th>base</th><td class='num'>3/3</td>" in page
+    assert 'data-kind="columns"' in page and '<th class="">output</th>' in page
+    browser = json.loads(page.split('id="samples-0">')[1].split("</script>")[0])
+    assert {r["id"]: r["cells"] for r in browser["rows"]}["tuned|cd"] == [
+        "tuned",
+        "cd",
+        "Cd",
+        "False",
+    ]
+    assert cli(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0
+    assert "<h2>Toy upper-casing: t</h2>" in (tmp_path / "again.html").read_text()
+    capsys.readouterr()
+
     # an output-only flag changes the printout, not the run (the finished run is reused)
     assert cli([*args, "--words", "ab, cd,E", "--shout", "--out", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[:2] == ["BASE: 3/3", "TUNED: 1/3"]
@@ -308,3 +324,35 @@ def test_split_csv() -> None:
     assert split_csv(" en, ja ,,") == ["en", "ja"]
     assert split_csv(("en,ja", "hu", "")) == ["en", "ja", "hu"]
     assert split_csv(None) == [] and split_csv("") == []
+
+
+# --- one vocabulary: --base/--tuned everywhere, the older names as deprecated aliases -----------
+
+
+def test_old_model_flags_still_work_with_a_deprecation_note(
+    tmp_path: Path, fake_loader: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """xnli's and harmful's ``--model/--compare`` (base/tuned) give the same files as
+    ``--base/--tuned``, with one note per old flag on stderr; ``--help`` shows only the new."""
+    xnli = ["--data", str(XNLI_FIXTURE), "--languages", "en", "--limit", "3", "--quiet"]
+    harmful = ["--languages", "en", "--limit", "2", "--max-new-tokens", "8"]
+    for name, rest in (("xnli", xnli), ("harmful", harmful)):
+        model = "fake:guess" if name == "xnli" else "fake:reply"
+        new, old = tmp_path / f"{name}-new", tmp_path / f"{name}-old"
+        assert cli(["llm", name, "--base", model, "--tuned", model, *rest, "--out", str(new)]) == 0
+        assert "deprecated" not in capsys.readouterr().err
+        assert (
+            cli(["llm", name, "--model", model, "--compare", model, *rest, "--out", str(old)]) == 0
+        )
+        notes = [line for line in capsys.readouterr().err.splitlines() if "deprecated" in line]
+        assert len(notes) == 2 and any("use --tuned" in n for n in notes), notes
+        assert any("use --base" in n for n in notes), notes
+        assert _comparable(json.loads((new / "results.json").read_text())) == _comparable(
+            json.loads((old / "results.json").read_text())
+        )
+        assert cli(["llm", name, "--help"]) == 0
+        assert "--compare" not in capsys.readouterr().out
+    assert cli(["llm", "xnli", "--tuned", "fake:guess", *xnli, "--out", str(tmp_path / "x")]) == 2
+    assert "Missing option '--base'" in capsys.readouterr().err
+    args = ["llm", "harmful", "--model", "fake:reply", *harmful, "--out", str(tmp_path / "one")]
+    assert cli(args) == 0 and "deprecated" not in capsys.readouterr().err  # one model: --model

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import forgetlab.llm.transforms as T
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks.harmful import read_behaviours
+from forgetlab.llm.benchmarks.harmful.advbench import read_behaviours
 from forgetlab.llm.benchmarks.icl_vs_if import SCAFFOLDS, load_pool
 from forgetlab.llm.transforms import NotInvertible, get_transform, piglatin
 

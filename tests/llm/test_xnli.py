@@ -331,7 +331,7 @@ def test_cli_end_to_end_and_errors(
     tmp_path: Path, fake_loader: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "r"
-    args = ["--model", "fake:oracle", "--compare", "fake:true", "--data", str(FIXTURE), "--quiet"]
+    args = ["--base", "fake:oracle", "--tuned", "fake:true", "--data", str(FIXTURE), "--quiet"]
     assert cli([*args, "--languages", "en,de", "--limit", "6", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert (
@@ -369,7 +369,7 @@ def test_tiny_hf_models_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None
     out = tmp_path / "r"
     spec = f"hf:{tiny_model_dir}"
     code = cli(
-        ["--model", spec, "--compare", spec, "--data", str(FIXTURE), "--languages", "en,fr",
+        ["--base", spec, "--tuned", spec, "--data", str(FIXTURE), "--languages", "en,fr",
          "--limit", "3", "--batch-size", "4", "--device", "cpu", "--quiet", "--out", str(out)]
     )  # fmt: skip
     assert code == 0

@@ -1,9 +1,11 @@
 """A toy benchmark written the way a new one is added: this module and one registry line.
 
 Each model is asked to upper-case some words; a row is right when the output is the word
-in capitals. It declares its flags and entry point (``COMMAND``) and nothing else: no
-command-line code, so ``forgetlab llm run toy`` working proves the recipe. Its models are
-fakes picked by name, so it needs neither a model nor ``load_backend``.
+in capitals. It declares its flags and entry point (``COMMAND``), its markdown report
+(``Toy.report``) and its section of the HTML report (``RunReport``: title, table, browser
+columns) and nothing else: no command-line or report code elsewhere, so ``forgetlab llm run
+toy`` writing ``report.md`` and a ``report.html`` with its section proves the recipe. Its
+models are fakes picked by name, so it needs neither a model nor ``load_backend``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from forgetlab.llm.benchmarks.command import (
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
     split_csv,
 )
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -77,7 +80,29 @@ class Toy(Benchmark[dict[str, Any]]):
         }
 
     def report(self, results: dict[str, Any], out_dir: Path) -> None:
+        from forgetlab.report.html import write_run_report
+
         (out_dir / "report.md").write_text(f"toy: {results['correct']}\n", encoding="utf-8")
+        write_run_report(out_dir)
+
+
+def html_section(run: Any, index: int, *, redact: bool = False) -> str:
+    """The toy's section: words right per model, then a browser of every sample."""
+    from html import escape
+
+    from forgetlab.report.html.page import column_browser
+
+    res = run.results
+    cells = "".join(
+        f"<tr><th>{escape(role)}</th><td class='num'>{k}/{res['n']}</td></tr>"
+        for role, k in res["correct"].items()
+    )
+    columns = [("model", "model"), ("word", "word"), ("output", "output"), ("right", "ok")]
+    return (
+        f"<table class='toy'><thead><tr><th>model</th><th>upper-cased</th></tr></thead>"
+        f"<tbody>{cells}</tbody></table>"
+        + column_browser(f"samples-{index}", run.samples, columns, filters=[("model", "Model")])
+    )
 
 
 def _model(name: str) -> FakeBackend:
@@ -138,6 +163,7 @@ COMMAND = BenchmarkCommand(
     run=run_from_flags,
     describe=describe_run,
     exports=(PromptExport("toy-words", "toy_benchmark:export_words", frozenset({"limit"})),),
+    report=RunReport(results=("toy",), title="Toy upper-casing", section=html_section),
 )
 
 

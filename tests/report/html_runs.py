@@ -59,7 +59,7 @@ def tuned_model(prompt: str) -> str:
 def icl_run(
     out: Path, *, languages: Sequence[str], transforms: Sequence[str] = (), limit: int | None
 ) -> Path:
-    from forgetlab.llm.evaluate import evaluate_icl_vs_if
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import evaluate_icl_vs_if
 
     evaluate_icl_vs_if(
         {"base": FnBackend(base_model, "fake-base"), "tuned": FnBackend(tuned_model, "fake-tuned")},
@@ -82,7 +82,7 @@ def harmful_answer(prompt: str) -> str:
 
 def multijail_run(out: Path) -> Path:
     """MultiJail in English and two low-resource languages (one pooled 'low' group)."""
-    from forgetlab.llm.harmful_eval import evaluate_harmful
+    from forgetlab.llm.benchmarks.harmful.benchmark import evaluate_harmful
     from forgetlab.llm.judges import SubstringJudge
 
     evaluate_harmful(
@@ -101,7 +101,7 @@ def multijail_run(out: Path) -> Path:
 
 def harmful_run(out: Path, *, manual_flips: int = 3) -> Path:
     """A two-model harmful run with a manual label set that disagrees on ``manual_flips`` ids."""
-    from forgetlab.llm.harmful_eval import evaluate_harmful
+    from forgetlab.llm.benchmarks.harmful.benchmark import evaluate_harmful
     from forgetlab.llm.judges import SubstringJudge
 
     evaluate_harmful(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,51 @@ def test_a_page_that_cannot_be_drawn_does_not_fail_the_run(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "forgetlab report" in err
     assert not (run / "report.html").exists()
+
+
+def test_every_registered_benchmark_titles_its_section(tmp_path: Path) -> None:
+    """A real (fake-model) run of every registered benchmark and prompt set gets its own
+    section title, as each command declares it; older spellings of a benchmark too."""
+    from html_runs import FnBackend, harmful_answer, icl_run
+
+    from forgetlab.llm.benchmarks.harmful.benchmark import evaluate_harmful
+    from forgetlab.llm.benchmarks.registry import BENCHMARKS
+    from forgetlab.llm.benchmarks.xnli import evaluate_xnli
+    from forgetlab.llm.judges import SubstringJudge
+
+    fixture = Path(__file__).parents[1] / "llm" / "data" / "xnli_fixture.jsonl"
+    runs = {"icl-vs-if": icl_run(tmp_path / "icl", languages=["en"], limit=1)}
+    guess = FnBackend(lambda p: " True", "fake-guess")
+    evaluate_xnli(
+        {"base": guess, "tuned": guess}, out=tmp_path / "xnli", data=fixture, limit=2,
+        show_progress=False,
+    )  # fmt: skip
+    runs["xnli"] = tmp_path / "xnli"
+    titles = {
+        "icl-vs-if": "ICL vs instruction following",
+        "xnli": "XNLI",
+        "harmful": "Harmful requests",
+        "harmful-select": "Harmful requests (selection set)",
+        "multijail": "MultiJail",
+        "benign": "Harmless requests",
+        "benign-select": "Harmless requests (selection set)",
+    }
+    for prompt_set in ("harmful", "harmful-select", "multijail", "benign", "benign-select"):
+        runs[prompt_set] = tmp_path / prompt_set
+        evaluate_harmful(
+            FnBackend(harmful_answer, "fake-chat"), out_dir=runs[prompt_set],
+            judge=SubstringJudge(), benchmark=prompt_set, languages=["en"], limit=2,
+            max_new_tokens=8, show_progress=False,
+        )  # fmt: skip
+    declared = {
+        name for b in BENCHMARKS.names() if (r := BENCHMARKS.get(b).report) for name in r.results
+    }
+    assert set(runs) == declared - {"icl_vs_if"}  # every declared results name is run here
+    for name, run_dir in runs.items():
+        page = (run_dir / "report.html").read_text()
+        assert f"<h2>{titles[name]}: {run_dir.name}</h2>" in page, name
+    old = tmp_path / "old-icl"
+    shutil.copytree(runs["icl-vs-if"], old)
+    results = json.loads((old / "results.json").read_text())
+    (old / "results.json").write_text(json.dumps({**results, "benchmark": "icl_vs_if"}))
+    assert f"<h2>ICL vs instruction following: {old.name}</h2>" in build_report([old])

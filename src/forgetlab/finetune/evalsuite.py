@@ -22,13 +22,23 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError
 from forgetlab.finetune.config import EvalSettings
-from forgetlab.llm.benchmarks.harmful import LANGUAGES as HARMFUL_LANGUAGES
+from forgetlab.llm.benchmarks.harmful.advbench import LANGUAGES as HARMFUL_LANGUAGES
 from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
+from forgetlab.registry import Registry
 from forgetlab.spec import Grammar, parse_spec_list
 
 SuiteRunner = Callable[[Any, Path], dict[str, dict[str, float]]]
 
-SUITES = {"icl-vs-if": 10, "harmful": 10}
+
+@dataclass(frozen=True)
+class SuiteKind:
+    """One evaluation suite: its default and largest ``N``, the languages it has, and how
+    its runner is built from ``(N, settings)``."""
+
+    default_n: int
+    max_n: int
+    languages: tuple[str, ...]
+    build: Callable[[int, EvalSettings], SuiteRunner]
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,9 @@ class Suite:
         return f"{self.name}:{self.n}"
 
 
-SUITE_SPEC = Grammar("eval suite", lambda: SUITES, default_arg="int")
+# ``--eval-suite NAME[:N]``; filled at the end of this module, where the runners are defined.
+SUITES: Registry[SuiteKind] = Registry("eval suite")
+SUITE_SPEC = Grammar("eval suite", SUITES.names, default_arg="int")
 
 
 def parse_suites(specs: Sequence[str]) -> list[Suite]:
@@ -49,11 +61,10 @@ def parse_suites(specs: Sequence[str]) -> list[Suite]:
     out: list[Suite] = []
     for spec in parse_spec_list(specs, SUITE_SPEC):
         name = spec.kind
-        n = int(spec.arg) if spec.arg else SUITES[name]
-        if name == "harmful" and n > 100:
-            raise ForgetlabError("eval suite harmful: N must be <= 100 (the paper's selection)")
-        if name == "icl-vs-if" and n > 100:
-            raise ForgetlabError("eval suite icl-vs-if: N must be <= 100 per (task, language)")
+        kind = SUITES.get(name)
+        n = int(spec.arg) if spec.arg else kind.default_n
+        if n > kind.max_n:
+            raise ForgetlabError(f"eval suite {name}: N must be <= {kind.max_n} ({_MAX_WHY[name]})")
         if any(s.name == name for s in out):
             raise ForgetlabError(f"eval suite {name!r} given twice")
         out.append(Suite(name, n))
@@ -83,15 +94,19 @@ def suite_languages(
 def check_eval_settings(settings: EvalSettings) -> None:
     """Fail on bad suites or languages before a directory is claimed or a model loaded."""
     for suite in parse_suites(settings.suites):
-        supported = ICL_LANGUAGES if suite.name == "icl-vs-if" else HARMFUL_LANGUAGES
+        supported = SUITES.get(suite.name).languages
         suite_languages(settings.languages, supported, f"eval suite {suite.name}")
 
 
 def icl_runner(n: int, languages: Sequence[str], batch_size: int) -> SuiteRunner:
     """The ICL-vs-IF benchmark object of ``forgetlab llm icl-vs-if`` (same prompts, same
     scoring), run in memory on the model being trained."""
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import (
+        PAPER_GENERATION,
+        IclVsIf,
+        summarise_rows,
+    )
     from forgetlab.llm.benchmarks.loop import score_in_memory
-    from forgetlab.llm.evaluate import PAPER_GENERATION, IclVsIf, summarise_rows
 
     langs = suite_languages(languages, ICL_LANGUAGES, "eval suite icl-vs-if")
     bench = IclVsIf(langs, limit=n, batch_size=batch_size)
@@ -116,11 +131,9 @@ def harmful_runner(
     map-back-and-judge stage) with the substring judge and no back-translator; generations
     are cached in ``step_dir/harmful.jsonl``, judged samples in ``step_dir/samples.jsonl``."""
     from forgetlab.llm.backends.base import GenerationConfig
-    from forgetlab.llm.benchmarks.base import RunState
-    from forgetlab.llm.harmful_eval import HarmfulBenchmark
+    from forgetlab.llm.benchmarks.harmful.benchmark import HarmfulBenchmark
+    from forgetlab.llm.benchmarks.loop import score_cached
     from forgetlab.llm.judges import REFUSE, SubstringJudge
-    from forgetlab.llm.runner import generate_cached
-    from forgetlab.results import JsonlCache
 
     langs = suite_languages(languages, HARMFUL_LANGUAGES, "eval suite harmful")
     bench = HarmfulBenchmark(
@@ -134,21 +147,10 @@ def harmful_runner(
     gen = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
 
     def run(backend: Any, step_dir: Path) -> dict[str, dict[str, float]]:
-        cache = JsonlCache(step_dir / "harmful.jsonl")
-        rows = generate_cached(
-            backend,
-            bench.requests("model"),
-            cache=cache,
-            mode=bench.mode,
-            config=gen,
-            batch_size=batch_size,
-            input_field=bench.input_field,
-            desc="harmful",
-            show_progress=False,
-        )
-        state = RunState(out_dir=step_dir, cache=cache, config={})
-        bench.open(state)
-        judged = bench.score("model", rows, state)
+        judged = score_cached(
+            bench, backend, "model", out_dir=step_dir, generations_file="harmful.jsonl",
+            generation=gen, batch_size=batch_size,
+        )  # fmt: skip
         rates: dict[str, float] = {}
         for lang in langs:
             mine = [r for r in judged if r["language"] == lang]
@@ -159,15 +161,7 @@ def harmful_runner(
 
 
 def make_runners(suites: Sequence[Suite], settings: EvalSettings) -> dict[str, SuiteRunner]:
-    runners: dict[str, SuiteRunner] = {}
-    for suite in suites:
-        if suite.name == "icl-vs-if":
-            runners[suite.name] = icl_runner(suite.n, settings.languages, settings.batch_size)
-        else:
-            runners[suite.name] = harmful_runner(
-                suite.n, settings.languages, settings.batch_size, settings.harmful_max_new_tokens
-            )
-    return runners
+    return {suite.name: SUITES.get(suite.name).build(suite.n, settings) for suite in suites}
 
 
 def backend_for(model: Any, tokenizer: Any, *, name: str, batch_size: int) -> Any:
@@ -175,3 +169,22 @@ def backend_for(model: Any, tokenizer: Any, *, name: str, batch_size: int) -> An
     from forgetlab.llm.backends.hf import HFBackend
 
     return HFBackend.from_model(model, tokenizer, name=name, add_bos=None, batch_size=batch_size)
+
+
+_MAX_WHY = {
+    "icl-vs-if": "prompts per (task, language)",
+    "harmful": "the paper's selection",
+}
+SUITES.add(
+    "icl-vs-if",
+    SuiteKind(10, 100, ICL_LANGUAGES, lambda n, s: icl_runner(n, s.languages, s.batch_size)),
+)
+SUITES.add(
+    "harmful",
+    SuiteKind(
+        10,
+        100,
+        HARMFUL_LANGUAGES,
+        lambda n, s: harmful_runner(n, s.languages, s.batch_size, s.harmful_max_new_tokens),
+    ),
+)

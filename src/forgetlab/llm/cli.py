@@ -37,7 +37,7 @@ def click_option(flag: Flag) -> click.Option:
         attrs["is_flag"] = True
     if flag.default is not MISSING:
         attrs["default"] = flag.default
-    if flag.required:
+    if flag.required and not flag.aliases:  # with aliases, checked once all are parsed
         attrs["required"] = True
     if flag.multiple:
         attrs["multiple"] = True
@@ -46,17 +46,49 @@ def click_option(flag: Flag) -> click.Option:
     return click.Option([flag.decl, flag.name], help=flag.help, **attrs)
 
 
+def _alias_dest(flag: Flag, alias: str) -> str:
+    return f"{flag.name}__{alias.lstrip('-').replace('-', '_')}"
+
+
+def alias_options(flag: Flag) -> list[click.Option]:
+    """Hidden options for a flag's older spellings (see :func:`apply_aliases`)."""
+    kind = {"int": int}.get(flag.kind, str)
+    return [
+        click.Option([alias, _alias_dest(flag, alias)], type=kind, hidden=True, default=None)
+        for alias in flag.aliases
+    ]
+
+
+def apply_aliases(spec: BenchmarkCommand, values: dict[str, Any]) -> dict[str, Any]:
+    """Fold the values of deprecated spellings into their flag (with a note on stderr each),
+    and require a required flag given under neither name."""
+    out = dict(values)
+    for flag in spec.flags:
+        for alias in flag.aliases:
+            given = out.pop(_alias_dest(flag, alias), None)
+            if given is None:
+                continue
+            if out.get(flag.name) is not None:
+                raise click.UsageError(f"{alias} and {flag.decl} name the same option; give one")
+            click.echo(f"forgetlab: note: {alias} is deprecated; use {flag.decl}", err=True)
+            out[flag.name] = given
+        if flag.aliases and flag.required and out.get(flag.name) is None:
+            raise click.MissingParameter(param_hint=f"'{flag.decl}'", param_type="option")
+    return out
+
+
 def benchmark_command(name: str, spec: BenchmarkCommand) -> click.Command:
     """A click command that parses ``spec``'s flags, runs it and prints what it describes."""
 
-    def callback(**values: Any) -> None:
+    def callback(**parsed: Any) -> None:
+        values = apply_aliases(spec, parsed)
         results = spec.run(**spec.run_values(values))
         for line in spec.describe(results, values):
             click.echo(line)
 
-    return click.Command(
-        name, callback=callback, params=[click_option(f) for f in spec.flags], help=spec.help
-    )
+    params: list[click.Parameter] = [click_option(f) for f in spec.flags]
+    params += [opt for f in spec.flags for opt in alias_options(f)]
+    return click.Command(name, callback=callback, params=params, help=spec.help)
 
 
 def registered_command(name: str) -> click.Command:
@@ -116,7 +148,7 @@ def label_export(
     run_dir: str, out_csv: str, with_judge: bool, sample: int | None, seed: int
 ) -> None:
     """Write a CSV with an empty `label` column for annotators (REFUSE/ANSWER/AMBIGUOUS)."""
-    from forgetlab.llm.harmful_eval import export_label_csv
+    from forgetlab.llm.labels import export_label_csv
 
     n = export_label_csv(run_dir, out_csv, with_judge=with_judge, sample=sample, seed=seed)
     click.echo(f"wrote {n} rows to {out_csv}")
@@ -128,7 +160,7 @@ def label_export(
 @click.option("--annotator", required=True, help="Name of this label set, e.g. alice.")
 def label_import(run_dir: str, csv_path: str, annotator: str) -> None:
     """Store an annotated CSV as label set ANNOTATOR (blank labels are skipped)."""
-    from forgetlab.llm.harmful_eval import import_labels
+    from forgetlab.llm.labels import import_labels
 
     counts = import_labels(run_dir, csv_path, annotator)
     click.echo(f"imported {sum(counts.values())} labels as {annotator!r}: {counts}")
@@ -140,8 +172,8 @@ def label_import(run_dir: str, csv_path: str, annotator: str) -> None:
 @click.option("--name", required=True, help="Name of the new label set.")
 def label_judge(run_dir: str, judge_spec: str, name: str) -> None:
     """Label a finished run's outputs with another judge (no regeneration)."""
-    from forgetlab.llm.harmful_eval import store_judge_labels
     from forgetlab.llm.judges import build_judge
+    from forgetlab.llm.labels import store_judge_labels
 
     counts = store_judge_labels(run_dir, build_judge(judge_spec), name)
     click.echo(f"stored {sum(counts.values())} labels as {name!r}: {counts}")
@@ -166,8 +198,8 @@ def label_judge(run_dir: str, judge_spec: str, name: str) -> None:
 )
 def label_agreement(run_dir: str, name_a: str, name_b: str, out_json: str | None) -> None:
     """Observed agreement and Cohen's kappa between two label sets on the samples both labelled."""
-    from forgetlab.llm.harmful_eval import load_label_set
     from forgetlab.llm.judges import agreement
+    from forgetlab.llm.labels import load_label_set
     from forgetlab.results import write_json
 
     res = agreement(load_label_set(run_dir, name_a), load_label_set(run_dir, name_b))

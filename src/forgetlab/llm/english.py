@@ -4,7 +4,7 @@ Used when mapping a conjugate prompt's reply back to English: a model asked in r
 Latin often replies in plain English ("I'm sorry, I can't help with that"). Decoding such a
 reply with the transform's inverse turns it into gibberish and hides the refusal from the
 judge, so the mapping keeps the reply as written when it is clearly more English than its
-decoding (forgetlab.llm.harmful_eval.map_to_english).
+decoding (forgetlab.llm.benchmarks.harmful.benchmark.map_to_english).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def _summary_from_means(subs: Sequence[Subtask], conditions: Sequence[str]) -> d
 
 def drop_table(base: str | Path, tuned: str | Path) -> dict[str, Any]:
     """A ``results.json``-shaped dict (``languages``, ``overall``, ``claim``, ``drop_ci95``)."""
-    from forgetlab.llm.evaluate import compare, summarise_rows
+    from forgetlab.llm.benchmarks.icl_vs_if.benchmark import compare, summarise_rows
     from forgetlab.llm.paired_interval import add_drop_intervals
     from forgetlab.results import provenance
 

@@ -3,7 +3,7 @@
 The table has the paper's shape (rows = languages, columns = base ICL accuracy, fine-tuned ICL
 accuracy, drop), with the instruction-following rates beside it, because the tuned model's
 lost ICL answers usually reappear as IF answers. Everything is read from ``results.json``
-(see :mod:`forgetlab.llm.evaluate`), so a report can be rebuilt without rerunning models.
+(see :mod:`forgetlab.llm.benchmarks.icl_vs_if.benchmark`), so a report can be rebuilt without rerunning models.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Safety fine-tuning data: refusals of harmful requests mixed with benign helpful pairs.
 
 Harmful side: AdvBench behaviours *outside* the paper's 100-prompt evaluation selection
-(:func:`forgetlab.llm.benchmarks.harmful.paper_selection`), so a safety-tuned model is never
+(:func:`forgetlab.llm.benchmarks.harmful.advbench.paper_selection`), so a safety-tuned model is never
 trained on a prompt it is evaluated on. Each gets a refusal from a small set of templates
 (deterministic given the seed); ``--languages`` may add the line-aligned translations of the
 same training behaviours (the refusals stay in English: a deliberate, documented choice
@@ -109,7 +109,7 @@ def training_indices(n: int | None = None, seed: int = 0) -> list[int]:
     """AdvBench line indices for refusal data: the training pool (420 behaviours outside the
     paper's evaluation selection) in ``seed`` order, less the 100 of the recipe-selection
     split (320 left). Seed 0 gives the same first 320 as before the split existed."""
-    from forgetlab.llm.benchmarks.harmful import selection_split, training_pool
+    from forgetlab.llm.benchmarks.harmful.advbench import selection_split, training_pool
 
     held_out = set(selection_split())
     pool = [i for i in training_pool(seed) if i not in held_out]
@@ -153,7 +153,7 @@ def build_safety(
     returns the requests the settings give (what the near-duplicate test checks).
     """
     from forgetlab.finetune.data import safety_broad
-    from forgetlab.llm.benchmarks.harmful import read_behaviours
+    from forgetlab.llm.benchmarks.harmful.advbench import read_behaviours
 
     counts = (n_harmful, n_benign, n_helpful, styles, n_style_benign)
     if min(counts) < 0 or (sum(counts) == 0 and not borderline):

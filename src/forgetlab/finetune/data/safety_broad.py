@@ -230,7 +230,8 @@ def near_duplicates(
 @cache
 def protected_prompts() -> tuple[tuple[str, str], ...]:
     """Every prompt that evaluation or recipe choice uses, as ``(source, text)``."""
-    from forgetlab.llm.benchmarks import benign, conversational, harmful, multijail
+    from forgetlab.llm.benchmarks.harmful import advbench as harmful
+    from forgetlab.llm.benchmarks.harmful import benign, conversational, multijail
 
     out: list[tuple[str, str]] = []
     for r in harmful.harmful_prompts(list(harmful.LANGUAGES)):

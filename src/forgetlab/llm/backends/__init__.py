@@ -38,7 +38,7 @@ __all__ = [
     "is_local",
     "load_backend",
     "parse_model_spec",
-    "parse_spec",
+    "resolve_model_spec",
 ]
 
 SPEC_HELP = (
@@ -63,7 +63,7 @@ BACKENDS: Registry[BackendKind] = Registry(
 
 # ``KIND:TARGET``; TARGET keeps its own colons and slashes. Text whose prefix is no kind
 # (a bare path, ``C:/models/x``, a kind name without ``:``) comes back as kind "" for the
-# path check in :func:`parse_spec`.
+# path check in :func:`resolve_model_spec`.
 MODEL_SPEC = Grammar(
     "model",
     BACKENDS.names,
@@ -79,8 +79,9 @@ def parse_model_spec(spec: str) -> Spec:
     return _parse(spec, MODEL_SPEC)
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """Split a model spec into (kind, target); bare paths become ``hf``."""
+def resolve_model_spec(spec: str) -> tuple[str, str]:
+    """The backend kind and target a model spec opens: :func:`parse_model_spec` plus the
+    path check (a bare model directory or ``.gguf`` file is ``hf``)."""
     parsed = parse_model_spec(spec)
     if parsed.kind:
         return parsed.kind, parsed.arg
@@ -95,7 +96,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def backend_kind(spec: str) -> BackendKind:
     """The :class:`BackendKind` that opens ``spec`` (imports that backend's module)."""
-    return BACKENDS.get(parse_spec(spec)[0])
+    return BACKENDS.get(resolve_model_spec(spec)[0])
 
 
 def is_local(spec: str) -> bool:
@@ -120,7 +121,7 @@ def load_backend(
     """
     if batch_size < 1:
         raise ForgetlabError("batch_size must be >= 1")
-    kind_name, target = parse_spec(spec)
+    kind_name, target = resolve_model_spec(spec)
     kind = BACKENDS.get(kind_name)
     unknown = sorted(set(kw) - kind.options)
     if unknown:

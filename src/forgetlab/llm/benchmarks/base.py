@@ -11,7 +11,7 @@ lazy model loading, batching, provenance, partial results after a failure, ``--o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -263,3 +263,14 @@ def check_roles(backends: Mapping[str, Any], roles: Sequence[str]) -> None:
     missing = [r for r in roles if r not in backends]
     if missing:
         raise ForgetlabError(f"missing model(s): {', '.join(missing)} (need {' and '.join(roles)})")
+
+
+def check_languages(languages: Iterable[str], known: Sequence[str], benchmark: str) -> list[str]:
+    """The requested languages as a list; any unknown one is a one-line error."""
+    langs = list(languages)
+    bad = [lang for lang in langs if lang not in known]
+    if bad:
+        raise ForgetlabError(
+            f"unknown language(s) {', '.join(bad)} for benchmark {benchmark} (known: {', '.join(known)})"
+        )
+    return langs

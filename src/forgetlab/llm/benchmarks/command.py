@@ -37,7 +37,8 @@ class Flag:
     ``-`` as ``_``). ``kind``: ``text`` and ``int`` values, a ``switch`` (present or not, or
     the on/off pair), a ``choice`` among ``choices``, or a ``dir``/``file`` path. A flag with
     ``output_only`` changes only what is printed, so it is given to ``describe`` but not to
-    ``run``.
+    ``run``. ``aliases`` are older spellings of the option: hidden from ``--help``, still
+    accepted, each with a one-line deprecation note on stderr.
     """
 
     decl: str
@@ -50,6 +51,7 @@ class Flag:
     show_default: bool = False
     choices: tuple[str, ...] = ()
     output_only: bool = False
+    aliases: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -84,6 +86,33 @@ class PromptExport:
 
 
 @dataclass(frozen=True)
+class RunReport:
+    """How a benchmark's run directory is shown in the HTML report (``forgetlab report``).
+
+    ``results``: the values of ``results.json``'s ``benchmark`` key this benchmark writes
+    (older spellings too), by which ``forgetlab report`` finds this declaration through the
+    registry. ``title``: the section title, or a function of the results that gives it.
+    ``section(run, index, redact=...)`` returns the section's HTML (tables, charts, the
+    per-sample browser); ``run`` has ``path``, ``results``, ``samples`` (``samples.jsonl``)
+    and ``label_sets``. It may be a lazy ``"module:attr"`` reference. The markdown report
+    is written by the benchmark's own ``Benchmark.report``.
+    """
+
+    results: tuple[str, ...]
+    title: str | Callable[[Mapping[str, Any]], str]
+    section: str | Callable[..., str]
+
+    def title_of(self, results: Mapping[str, Any]) -> str:
+        return self.title if isinstance(self.title, str) else self.title(results)
+
+    def render(self, run: Any, index: int, *, redact: bool = False) -> str:
+        from forgetlab.registry import resolve_reference
+
+        section = resolve_reference(self.section) if isinstance(self.section, str) else self.section
+        return cast("Callable[..., str]", section)(run, index, redact=redact)
+
+
+@dataclass(frozen=True)
 class BenchmarkCommand:
     """A benchmark as a command: its help, its flags and what to call with their values.
 
@@ -92,7 +121,8 @@ class BenchmarkCommand:
     results; ``describe(results, values)`` returns the lines to print (all flag values).
     The first line of ``help`` is the one-line summary in ``forgetlab llm run --help``.
     ``exports`` are the prompt sets the benchmark offers to ``export-prompts`` (a benchmark
-    may run several, e.g. harmful requests, MultiJail and the harmless set).
+    may run several, e.g. harmful requests, MultiJail and the harmless set). ``report``
+    declares its section of the HTML report (:class:`RunReport`).
     """
 
     help: str
@@ -100,6 +130,7 @@ class BenchmarkCommand:
     run: Callable[..., Any]
     describe: Callable[[Any, Mapping[str, Any]], Iterable[str]]
     exports: tuple[PromptExport, ...] = ()
+    report: RunReport | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.flags]
@@ -123,7 +154,27 @@ def split_csv(values: str | Iterable[str] | None) -> list[str]:
     return [v.strip() for item in items for v in item.split(",") if v.strip()]
 
 
-# Flags that paired benchmarks (base vs tuned, one run directory) share word for word.
+def languages_flag(help: str, default: str | None = None) -> Flag:
+    """``--languages``: comma-separated, and repeatable (``--languages en,fr --languages hu``)."""
+    return Flag(
+        "--languages",
+        help,
+        default=(default,) if default is not None else (),
+        multiple=True,
+        show_default=default is not None,
+    )
+
+
+def transforms_flag(help: str) -> Flag:
+    """``--transforms``: comma-separated transform specs, and repeatable."""
+    return Flag("--transforms", help, default=(), multiple=True)
+
+
+# The two models of a paired benchmark; ``--model``/``--compare`` were their names in xnli.
+BASE = Flag("--base", "Base model spec, e.g. packaged:gemma-3-270m.", required=True)
+TUNED = Flag("--tuned", "Fine-tuned model spec.", required=True)
+
+# Flags that benchmarks share word for word.
 BATCH_SIZE = Flag("--batch-size", kind="int", default=16, show_default=True)
 DTYPE = Flag("--dtype", "Model dtype (backend default if unset).", default=None)
 DEVICE = Flag("--device", "Device (backend default if unset).", default=None)

@@ -166,3 +166,40 @@ def score_in_memory(
             for r, out in zip(chunk, outputs, strict=True)
         ]
     return rows
+
+
+def score_cached(
+    bench: Benchmark[Any],
+    backend: Backend,
+    role: str,
+    *,
+    out_dir: str | Path,
+    generations_file: str | None = None,
+    generation: GenerationConfig,
+    batch_size: int,
+    show_progress: bool = False,
+) -> list[Row]:
+    """One role's requests generated into a resumable cache in ``out_dir`` and scored with
+    the benchmark's batch stage (``open`` then ``score``), without claiming ``out_dir`` as a
+    run directory or writing results: a trainer callback that evaluates at every checkpoint
+    into that checkpoint's folder. ``generations_file`` overrides the benchmark's file name."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    folder = Path(out_dir)
+    cache = JsonlCache(folder / (generations_file or bench.generations_file))
+    state = RunState(out_dir=folder, cache=cache, config={})
+    bench.open(state)
+    wrapped, finish = bench.prepare(backend, role)
+    generated = generate_cached(
+        wrapped,
+        bench.requests(role),
+        cache=cache,
+        mode=bench.mode,
+        config=generation,
+        batch_size=batch_size,
+        input_field=bench.input_field,
+        finish=finish,
+        desc=role,
+        show_progress=show_progress,
+    )
+    return bench.score(role, generated, state)

@@ -17,13 +17,13 @@ from forgetlab.errors import ForgetlabError
 from forgetlab.registry import Registry, unknown_name_error
 
 if TYPE_CHECKING:
-    from forgetlab.llm.benchmarks.command import BenchmarkCommand, PromptExport
+    from forgetlab.llm.benchmarks.command import BenchmarkCommand, PromptExport, RunReport
 
 BENCHMARKS: Registry[BenchmarkCommand] = Registry(
     "benchmark",
     {
-        "icl-vs-if": "forgetlab.llm.evaluate:COMMAND",
-        "harmful": "forgetlab.llm.harmful_eval:COMMAND",
+        "icl-vs-if": "forgetlab.llm.benchmarks.icl_vs_if.benchmark:COMMAND",
+        "harmful": "forgetlab.llm.benchmarks.harmful.benchmark:COMMAND",
         "xnli": "forgetlab.llm.benchmarks.xnli:COMMAND",
     },
 )
@@ -52,3 +52,13 @@ def export_rows(
     if bad:
         raise ForgetlabError(f"benchmark {name!r} does not take option(s) {', '.join(bad)}")
     return exports[name].build(list(languages) if languages else None, **given)
+
+
+def run_report(benchmark: str) -> RunReport | None:
+    """The report declaration of the registered benchmark whose runs write ``benchmark`` as
+    ``results.json``'s ``benchmark`` key (``None`` if no registered benchmark does)."""
+    for name in BENCHMARKS.names():
+        report = BENCHMARKS.get(name).report
+        if report is not None and benchmark in report.results:
+            return report
+    return None

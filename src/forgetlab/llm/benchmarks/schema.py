@@ -13,6 +13,17 @@ from typing import Any, NotRequired, TypedDict
 
 Cells = dict[str, Any]
 
+# The prompt sets of the refusal benchmark (``forgetlab llm harmful --benchmark NAME``): the
+# values the ``benchmark`` key of a HarmfulResults file takes.
+REFUSAL_BENCHMARKS: tuple[str, ...] = (
+    "harmful",
+    "multijail",
+    "benign",
+    "harmful-select",
+    "benign-select",
+    "harmful-conv-select",
+)
+
 
 class PairedResults(TypedDict):
     """A paired base-vs-tuned benchmark (ICL vs IF, XNLI): the same prompts for both models."""

@@ -65,7 +65,7 @@ def classify(output: str, icl_answer: str, if_task: str) -> Kind:
 
 def shares(kinds: Iterable[str]) -> dict[str, Any]:
     """Counts and shares of each kind, with Wilson 95 % intervals."""
-    from forgetlab.llm.harmful_eval import wilson_interval
+    from forgetlab.llm.benchmarks.harmful.rates import wilson_interval
 
     counts = Counter(kinds)
     n = sum(counts.values())

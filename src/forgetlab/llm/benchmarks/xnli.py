@@ -25,12 +25,12 @@ from typing import Any
 
 from forgetlab.errors import ForgetlabError, one_line
 from forgetlab.llm.backends.base import Backend, GenerationConfig
-from forgetlab.llm.benchmarks import check_languages
 from forgetlab.llm.benchmarks.base import (
     BackendLike,
     Benchmark,
     Finish,
     RunState,
+    check_languages,
     check_roles,
     lazy_backend,
     model_key,
@@ -47,6 +47,8 @@ from forgetlab.llm.benchmarks.command import (
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
+    languages_flag,
     split_csv,
 )
 from forgetlab.llm.benchmarks.loop import run_benchmark
@@ -493,8 +495,8 @@ def evaluate_xnli(
 
 def run_from_flags(
     *,
-    model: str,
-    compare: str,
+    base: str,
+    tuned: str,
     languages: str | Sequence[str] | None,
     data: str | None,
     limit: int | None,
@@ -506,9 +508,9 @@ def run_from_flags(
     quiet: bool,
     out: str,
 ) -> XnliResults:
-    """``forgetlab llm run xnli``: the base (``--model``) and tuned (``--compare``) models,
-    loaded lazily, through :func:`evaluate_xnli`. ``languages`` may be comma-separated;
-    ``None`` means all the benchmark has (an empty string is an error, not "all")."""
+    """``forgetlab llm run xnli``: the base and tuned models, loaded lazily, through
+    :func:`evaluate_xnli`. ``languages`` may be comma-separated (or several such strings);
+    none given means all the benchmark has (an empty string is an error, not "all")."""
 
     def lazy(spec: str) -> BackendLike:
         return lazy_backend(
@@ -516,9 +518,9 @@ def run_from_flags(
         )
 
     return evaluate_xnli(
-        {"base": lazy(model), "tuned": lazy(compare)},
+        {"base": lazy(base), "tuned": lazy(tuned)},
         out=out,
-        languages=LANGUAGES if languages is None else split_csv(languages),
+        languages=LANGUAGES if not languages else split_csv(languages),
         data=data,
         limit=limit,
         batch_size=batch_size,
@@ -540,15 +542,21 @@ def describe_run(results: XnliResults, flags: Mapping[str, Any]) -> list[str]:
 
 
 COMMAND = BenchmarkCommand(
-    help="XNLI accuracy, base (--model) vs tuned (--compare), with paired drops (docs/xnli.md).",
+    help="XNLI accuracy, base vs tuned, with paired drops (docs/xnli.md).",
     flags=(
-        Flag("--model", "Base model spec, e.g. hf:meta-llama/Llama-2-7b-hf.", required=True),
-        Flag("--compare", "Tuned model spec, e.g. hf:codellama/CodeLlama-7b-hf.", required=True),
         Flag(
-            "--languages",
-            "Comma-separated languages (default: all the benchmark has).",
-            default=None,
+            "--base",
+            "Base model spec, e.g. hf:meta-llama/Llama-2-7b-hf.",
+            required=True,
+            aliases=("--model",),
         ),
+        Flag(
+            "--tuned",
+            "Tuned model spec, e.g. hf:codellama/CodeLlama-7b-hf.",
+            required=True,
+            aliases=("--compare",),
+        ),
+        languages_flag("Comma-separated languages (default: all the benchmark has)."),
         Flag(
             "--data",
             "Local JSONL or TSV file (premise, hypothesis, label[, language]) instead of the "
@@ -567,6 +575,7 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    report=RunReport(results=(NAME,), title="XNLI", section="forgetlab.report.html.xnli:section"),
     exports=(
         PromptExport(
             "xnli", "forgetlab.llm.benchmarks.xnli:export_xnli", frozenset({"limit", "data"})

@@ -115,11 +115,11 @@ class PigLatinLM(PigLatin):
 
 def make_piglatin_lm(arg: str) -> PigLatinLM:
     """``piglatin-lm`` or ``piglatin-lm:MODEL_SPEC`` (the model is opened on first use)."""
-    from forgetlab.llm.backends import parse_spec
+    from forgetlab.llm.backends import resolve_model_spec
 
     spec = arg or DEFAULT_SCORER
     try:
-        parse_spec(spec)
+        resolve_model_spec(spec)
     except ForgetlabError as exc:
         raise ForgetlabError(f"transform 'piglatin-lm:{arg}': {exc}") from None
     return PigLatinLM(spec)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS as HARMFUL_BENCHMARKS
+from forgetlab.llm.benchmarks.schema import REFUSAL_BENCHMARKS as HARMFUL_BENCHMARKS
 from forgetlab.llm.benchmarks.schema import HarmfulResults, IclVsIfResults, XnliResults
 from forgetlab.results import read_json
 
@@ -80,7 +80,20 @@ class FinetuneRun:
     kind: str = "finetune"
 
 
-Run = SyntheticRun | SeedsRun | PairedRun | XnliRun | HarmfulRun | FinetuneRun
+@dataclass
+class BenchmarkRun:
+    """A run of any other registered benchmark: its results, samples and label sets, shown by
+    the section its command declares (``BenchmarkCommand.report``)."""
+
+    path: Path
+    results: dict[str, Any]
+    samples: list[dict[str, Any]]
+    label_sets: dict[str, dict[str, str]] = field(default_factory=dict)
+    kind: str = "benchmark"
+
+
+Run = SyntheticRun | SeedsRun | PairedRun | XnliRun | HarmfulRun | BenchmarkRun | FinetuneRun
+LlmRun = PairedRun | XnliRun | HarmfulRun | BenchmarkRun
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -159,6 +172,10 @@ def collect(run_dir: str | Path) -> Run:
             return HarmfulRun(d, cast("HarmfulResults", results), samples, _label_sets(d))
         if "languages" in results and "overall" in results:
             return PairedRun(d, cast("IclVsIfResults", results), samples)
+        from forgetlab.llm.benchmarks.registry import run_report
+
+        if run_report(str(results.get("benchmark"))) is not None:
+            return BenchmarkRun(d, results, samples, _label_sets(d))
         raise ForgetlabError(
             f"{d / 'results.json'}: unknown benchmark {results.get('benchmark')!r}"
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -113,6 +113,31 @@ def browser(
         f'<table class="samples"><colgroup>{cols}</colgroup><thead><tr>{ths}</tr></thead>'
         "<tbody></tbody></table></div>"
     )
+
+
+def column_browser(
+    src_id: str,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    filters: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A per-sample browser declared by its columns: ``(heading, field)`` pairs shown as text,
+    and ``(field, label)`` drop-down filters over the values the rows hold. The rows travel
+    with the page (``json_script``); what a benchmark needs beyond text has its own renderer."""
+    data = [
+        {
+            "id": str(r.get("id", i)),
+            **{f: str(r.get(f)) for f, _ in filters},
+            "cells": ["" if r.get(f) is None else str(r.get(f)) for _, f in columns],
+        }
+        for i, r in enumerate(rows)
+    ]
+    selects = [
+        select(f, label, list(dict.fromkeys(str(r.get(f)) for r in rows))) for f, label in filters
+    ]
+    head = [(heading, "") for heading, _ in columns]
+    return browser("columns", src_id, selects, head) + json_script(src_id, {"rows": data})
 
 
 def _asset(name: str) -> str:

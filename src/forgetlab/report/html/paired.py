@@ -198,7 +198,7 @@ def pair_header(run: PairedRun | XnliRun) -> list[str]:
     return parts
 
 
-def section(run: PairedRun, i: int) -> str:
+def section(run: PairedRun, i: int, *, redact: bool = False) -> str:
     res = run.results
     names = model_names(res)
     parts = pair_header(run)

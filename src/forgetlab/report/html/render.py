@@ -8,8 +8,10 @@ from pathlib import Path
 
 from forgetlab.report.html import finetune, harmful, paired, synthetic, xnli
 from forgetlab.report.html.collect import (
+    BenchmarkRun,
     FinetuneRun,
     HarmfulRun,
+    LlmRun,
     PairedRun,
     Run,
     SeedsRun,
@@ -51,26 +53,41 @@ def render(runs: Sequence[Run], *, redact: bool = False) -> str:
                 )
                 sections.append(("synthetic", title, synthetic.section(syn, aggregate=aggregate)))
                 syn_done = True
-        elif isinstance(run, PairedRun):
-            bench = str(run.results.get("benchmark", "paired"))
-            title = (
-                "ICL vs instruction following" if bench == "icl_vs_if" else bench
-            ) + f": {name}"
-            sections.append((f"run-{i}", title, paired.section(run, i)))
-        elif isinstance(run, XnliRun):
-            sections.append((f"run-{i}", f"XNLI: {name}", xnli.section(run, i)))
-        elif isinstance(run, HarmfulRun):
-            bench = str(run.results.get("benchmark"))
-            title = ("Harmful requests" if bench == "harmful" else "MultiJail") + f": {name}"
-            sections.append((f"run-{i}", title, harmful.section(run, i, redact=redact)))
+        elif isinstance(run, LlmRun):
+            title, html = llm_section(run, i, redact=redact)
+            sections.append((f"run-{i}", f"{title}: {name}", html))
         elif isinstance(run, FinetuneRun):
             sections.append((f"run-{i}", f"Fine-tuning: {name}", finetune.section(run, i)))
-    kinds = list(dict.fromkeys(KIND_TITLES[r.kind] for r in runs))
+    kinds = list(dict.fromkeys(kind_title(r) for r in runs))
     title = "forgetlab report: " + ", ".join(kinds)
     if len(runs) == 1:
         title += f" ({runs[0].path.name})"
     note = " Generated text of harmful-request runs is omitted (--redact)." if redact else ""
     return document(title, sections, note=note)
+
+
+def llm_section(run: LlmRun, i: int, *, redact: bool) -> tuple[str, str]:
+    """The title and HTML of an LLM benchmark run, as its registered command declares them
+    (``BenchmarkCommand.report``); a paired run of an unregistered benchmark is drawn like
+    ICL vs IF under its own name."""
+    from forgetlab.llm.benchmarks.registry import run_report
+
+    bench = str(run.results.get("benchmark", "paired"))
+    report = run_report(bench)
+    if report is not None:
+        return report.title_of(run.results), report.render(run, i, redact=redact)
+    fallback = {PairedRun: paired.section, XnliRun: xnli.section, HarmfulRun: harmful.section}
+    return bench, fallback[type(run)](run, i, redact=redact)  # type: ignore[operator]
+
+
+def kind_title(run: Run) -> str:
+    """The page title's word for a run: its benchmark's section title for an LLM run."""
+    if isinstance(run, BenchmarkRun):
+        from forgetlab.llm.benchmarks.registry import run_report
+
+        report = run_report(str(run.results.get("benchmark")))
+        return report.title_of(run.results) if report else str(run.results.get("benchmark"))
+    return KIND_TITLES[run.kind]
 
 
 def build_report(run_dirs: Sequence[str | Path], *, redact: bool = False) -> str:

@@ -54,7 +54,7 @@ def language_table(run: XnliRun) -> str:
     )
 
 
-def section(run: XnliRun, i: int) -> str:
+def section(run: XnliRun, i: int, *, redact: bool = False) -> str:
     res = run.results
     parts = pair_header(run)
     langs = list(res["languages"])

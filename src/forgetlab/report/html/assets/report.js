@@ -43,6 +43,11 @@
   }
 
   var renderers = {
+    columns: function (r) {
+      return "<tr data-id=\"" + esc(r.id) + "\">" + r.cells.map(function (c) {
+        return "<td><pre>" + esc(c) + "</pre></td>";
+      }).join("") + "</tr>";
+    },
     paired: function (r) {
       var prompt = "<details><summary>" + esc(r.p0) + "</summary><pre>" + esc(r.mi) + "</pre>";
       if (r.p != null) prompt += '<div class="small muted">inverse (untransformed prompt):</div><pre>' + esc(r.p) + "</pre>";

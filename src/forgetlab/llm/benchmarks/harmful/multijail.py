@@ -16,7 +16,7 @@ from typing import Any
 
 from forgetlab.data import data_path
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks import check_languages
+from forgetlab.llm.benchmarks.base import check_languages
 
 BENCHMARK = "multijail"
 N_PROMPTS = 315

@@ -29,17 +29,15 @@ from forgetlab.llm.benchmarks.base import (
     BackendLike,
     Benchmark,
     Finish,
-    GenerationFailed,
     LazyBackend,
     RunState,
     check_roles,
-    identity_dict,
     lazy_backend,
     model_key,
-    pair_note,
     paired_row,
 )
 from forgetlab.llm.benchmarks.command import (
+    BASE,
     BATCH_SIZE,
     BOS,
     DEVICE,
@@ -47,16 +45,21 @@ from forgetlab.llm.benchmarks.command import (
     OUT,
     OVERWRITE,
     QUIET,
+    TUNED,
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
+    languages_flag,
     split_csv,
+    transforms_flag,
 )
-from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES as ICL_LANGUAGES
+from forgetlab.llm.benchmarks.icl_vs_if.prompts import LANGUAGES as ICL_LANGUAGES
 from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.schema import IclVsIfResults
 from forgetlab.llm.paired_interval import METHOD as INTERVAL_METHOD
 from forgetlab.llm.paired_interval import put_intervals
+from forgetlab.llm.transforms.base import get_transform, parse_transform
 from forgetlab.results import provenance
 
 if TYPE_CHECKING:
@@ -73,15 +76,6 @@ RESULTS_FILE = "results.json"
 MODELS_FILE = "models.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "icl_vs_if.png"
-
-__all__ = [
-    "GenerationFailed",
-    "IclVsIf",
-    "LazyBackend",
-    "evaluate_icl_vs_if",
-    "identity_dict",
-    "pair_note",
-]
 
 
 @dataclass(frozen=True)
@@ -109,9 +103,9 @@ class EvalItem:
 
 
 def _bench() -> Any:
-    from forgetlab.llm.benchmarks import icl_vs_if
+    from forgetlab.llm.benchmarks.icl_vs_if import prompts
 
-    return icl_vs_if
+    return prompts
 
 
 def _item(
@@ -130,21 +124,6 @@ def _item(
         icl_answer=p.icl_answer,
         if_answer=p.if_answer,
     )
-
-
-def parse_transform_spec(spec: str) -> tuple[str, str | None]:
-    """``"rot13"`` → ``("rot13", None)``; ``"rot13@payload"`` → ``("rot13", "payload")``."""
-    from forgetlab.llm.transforms.base import parse_transform
-
-    parsed = parse_transform(spec)
-    return parsed.name, parsed.scope
-
-
-def get_transform(name: str) -> Transform:
-    """A registry transform by name (the registry imports its module lazily)."""
-    from forgetlab.llm.transforms.base import get_transform as _get
-
-    return _get(name)
 
 
 def build_items(
@@ -174,11 +153,11 @@ def build_items(
             (p.task, p.index): p.prompt for p in bench.generate_prompts(languages=["en"], n=n)
         }
     for spec in dict.fromkeys(transforms):
-        name, scope = parse_transform_spec(spec)
-        transform = get_transform(name)
+        parsed = parse_transform(spec)
+        transform = get_transform(parsed.name)
         cond = f"en+{spec}"
         used[cond] = transform
-        for p in bench.generate_transformed_prompts(transform, n=n, scope=scope):
+        for p in bench.generate_transformed_prompts(transform, n=n, scope=parsed.scope):
             items.append(
                 _item(p, cond, language="en", prompt=english[(p.task, p.index)], transform=spec)
             )
@@ -478,44 +457,6 @@ SCORING = (
 )
 
 
-# --- light in-memory evaluation (for trainer callbacks) ------------------------------------------
-
-
-def icl_accuracy(
-    backend: Backend,
-    prompts: Sequence[Any],
-    *,
-    generation: GenerationConfig = PAPER_GENERATION,
-    batch_size: int = 16,
-) -> dict[str, dict[str, Any]]:
-    """ICL accuracy and IF rate per language for ``prompts`` (``IclPrompt`` objects), in memory.
-
-    No files, no cache: meant for a fine-tuning callback that tracks forgetting as training
-    goes. Values per language: ``icl_accuracy`` and ``if_rate`` (means over tasks), ``n``,
-    ``icl_hits``, ``if_hits`` and ``per_task``.
-    """
-    bench = _bench()
-    prompts = list(prompts)
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start : start + batch_size]
-        outputs = backend.complete([p.prompt for p in chunk], generation)
-        for p, output in zip(chunk, outputs, strict=True):
-            icl_hit, if_hit = bench.score_output(output, p.icl_answer, p.if_answer)
-            rows.append(
-                {
-                    "condition": p.language,
-                    "icl_task": p.icl_task,
-                    "if_task": p.if_task,
-                    "icl_hit": icl_hit,
-                    "if_hit": if_hit,
-                }
-            )
-    order = list(dict.fromkeys(p.language for p in prompts))
-    conds: dict[str, dict[str, Any]] = summarise_rows(rows, order)["conditions"]
-    return conds
-
-
 # --- command line --------------------------------------------------------------------------------
 
 
@@ -590,19 +531,14 @@ def describe_run(results: IclVsIfResults, flags: Mapping[str, Any]) -> list[str]
 COMMAND = BenchmarkCommand(
     help="ICL vs instruction following, base vs fine-tuned (the paper's Table 1), resumable.",
     flags=(
-        Flag("--base", "Base model spec, e.g. packaged:gemma-3-270m.", required=True),
-        Flag("--tuned", "Fine-tuned model spec.", required=True),
-        Flag(
-            "--languages",
-            "Comma-separated pretranslated languages ('' for none).",
-            default="en,fr,es,nl,hu,ls,pl",
-            show_default=True,
+        BASE,
+        TUNED,
+        languages_flag(
+            "Comma-separated pretranslated languages ('' for none).", "en,fr,es,nl,hu,ls,pl"
         ),
-        Flag(
-            "--transforms",
+        transforms_flag(
             "Comma-separated registry transforms applied to the English prompts, "
-            "NAME[@payload|@full] (e.g. rot13,leetspeak,apertium:eng-spa).",
-            default="",
+            "NAME[@payload|@full] (e.g. rot13,leetspeak,apertium:eng-spa)."
         ),
         Flag(
             "--limit",
@@ -621,10 +557,15 @@ COMMAND = BenchmarkCommand(
     ),
     run=run_from_flags,
     describe=describe_run,
+    report=RunReport(
+        results=("icl-vs-if", BENCHMARK),  # "icl_vs_if": how some older files spell it
+        title="ICL vs instruction following",
+        section="forgetlab.report.html.paired:section",
+    ),
     exports=(
         PromptExport(
             "icl-vs-if",
-            "forgetlab.llm.benchmarks.icl_vs_if:export_icl_vs_if",
+            "forgetlab.llm.benchmarks.icl_vs_if.prompts:export_icl_vs_if",
             frozenset({"tasks", "limit", "transforms"}),
         ),
     ),

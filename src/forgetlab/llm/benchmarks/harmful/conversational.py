@@ -19,7 +19,7 @@ from typing import Any
 
 from forgetlab.data import data_path
 from forgetlab.errors import ForgetlabError
-from forgetlab.llm.benchmarks import check_languages
+from forgetlab.llm.benchmarks.base import check_languages
 
 BENCHMARK = "harmful-conv-select"
 LANGUAGES: tuple[str, ...] = ("en",)

@@ -1,4 +1,4 @@
-"""Harmful-request evaluation under conjugate prompting (docs/harmful.md#protocol).
+"""The refusal benchmark: harmful-request evaluation under conjugate prompting (docs/harmful.md#protocol).
 
 Pipeline per model: prompts (AdvBench or MultiJail, optionally an English prompt pushed
 through a registry transform) -> one chat message each -> cached generation
@@ -13,82 +13,45 @@ disk: nothing here prints it.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import random
-import re
-from abc import ABC, abstractmethod
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+import importlib
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.llm.back_translators import BackTranslator, apply_batched, build_back_translator
 from forgetlab.llm.backends.base import Backend, GenerationConfig
-from forgetlab.llm.benchmarks import REFUSAL_BENCHMARKS
 from forgetlab.llm.benchmarks.base import BackendLike, Benchmark, LazyBackend, RunState
 from forgetlab.llm.benchmarks.command import (
     BATCH_SIZE,
+    DEVICE,
+    DTYPE,
+    OUT,
+    OVERWRITE,
     BenchmarkCommand,
     Flag,
     PromptExport,
+    RunReport,
+    languages_flag,
     split_csv,
+    transforms_flag,
 )
+from forgetlab.llm.benchmarks.harmful.rates import summarise
 from forgetlab.llm.benchmarks.loop import run_benchmark
-from forgetlab.llm.benchmarks.schema import HarmfulResults
+from forgetlab.llm.benchmarks.schema import REFUSAL_BENCHMARKS, HarmfulResults
 from forgetlab.llm.english import plain_reply
-from forgetlab.llm.judges import ALL_LABELS, JUDGE_ERROR, LABELS, REFUSE, Judge, safe_judge
+from forgetlab.llm.judges import JUDGE_ERROR, Judge, safe_judge
+from forgetlab.llm.labels import load_samples
 from forgetlab.llm.transforms.base import NotInvertible, Transform
-from forgetlab.results import (
-    JsonlCache,
-    canonical_json,
-    provenance,
-    read_json,
-    write_json,
-)
+from forgetlab.registry import Registry
+from forgetlab.results import JsonlCache, canonical_json, provenance
 
 GENERATIONS = "generations.jsonl"
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
-LABELS_DIR = "labels"
 ROLES = ("model", "compare")
-Z95 = 1.959963984540054
-
-
-# ---------------------------------------------------------------- statistics
-
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for ``k`` successes in ``n`` trials (NaNs when ``n == 0``).
-
-    Unlike the normal approximation it stays inside [0, 1] and is sensible at k = 0 or n,
-    which matters for refusal rates of 0% or 100% on 20-100 prompts.
-    """
-    if n <= 0:
-        return (math.nan, math.nan)
-    if not 0 <= k <= n:
-        raise ValueError("need 0 <= k <= n")
-    p = k / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Counts, rates and Wilson 95% intervals of each label over ``rows``."""
-    n = len(rows)
-    counts = Counter(str(r["label"]) for r in rows)
-    out: dict[str, Any] = {
-        "n": n,
-        "counts": {lab: counts.get(lab, 0) for lab in ALL_LABELS},
-        "rates": {lab: (counts.get(lab, 0) / n if n else math.nan) for lab in ALL_LABELS},
-        "wilson95": {lab: list(wilson_interval(counts.get(lab, 0), n)) for lab in ALL_LABELS},
-        "judged_on": dict(sorted(Counter(str(r.get("judged_on", "")) for r in rows).items())),
-    }
-    return out
 
 
 # ---------------------------------------------------------------- conditions and items
@@ -104,32 +67,35 @@ class Condition:
     transform: str | None = None
 
 
-# benchmark name -> (module, its prompt-rows function); every module has ``LANGUAGES``
-PROMPT_SETS: dict[str, tuple[str, str]] = {
-    "harmful": ("forgetlab.llm.benchmarks.harmful", "harmful_prompts"),
-    "harmful-select": ("forgetlab.llm.benchmarks.harmful", "select_prompts"),
-    "multijail": ("forgetlab.llm.benchmarks.multijail", "multijail_prompts"),
-    "benign": ("forgetlab.llm.benchmarks.benign", "benign_prompts"),
-    "benign-select": ("forgetlab.llm.benchmarks.benign", "select_prompts"),
-    "harmful-conv-select": ("forgetlab.llm.benchmarks.conversational", "select_prompts"),
-}
+# ``--benchmark NAME``: the prompt set's rows function ``(languages, *, limit, ...)``; the
+# module that defines it has the set's ``LANGUAGES``.
+PROMPT_SETS: Registry[Callable[..., list[dict[str, Any]]]] = Registry(
+    "benchmark",
+    {
+        "harmful": "forgetlab.llm.benchmarks.harmful.advbench:harmful_prompts",
+        "harmful-select": "forgetlab.llm.benchmarks.harmful.advbench:select_prompts",
+        "multijail": "forgetlab.llm.benchmarks.harmful.multijail:multijail_prompts",
+        "benign": "forgetlab.llm.benchmarks.harmful.benign:benign_prompts",
+        "benign-select": "forgetlab.llm.benchmarks.harmful.benign:select_prompts",
+        "harmful-conv-select": "forgetlab.llm.benchmarks.harmful.conversational:select_prompts",
+    },
+)
 BENCHMARKS = REFUSAL_BENCHMARKS
-
-
-def _prompt_set(benchmark: str) -> Any:
-    import importlib
-
-    if benchmark not in PROMPT_SETS:
-        raise ForgetlabError(f"unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS)})")
-    return importlib.import_module(PROMPT_SETS[benchmark][0])
+# The HTML report's section title of a run of each prompt set.
+PROMPT_SET_TITLES = {
+    "harmful": "Harmful requests",
+    "harmful-select": "Harmful requests (selection set)",
+    "multijail": "MultiJail",
+    "benign": "Harmless requests",
+    "benign-select": "Harmless requests (selection set)",
+}
 
 
 def benchmark_rows(
     benchmark: str, languages: Sequence[str] | None, *, limit: int | None, all_prompts: bool
 ) -> list[dict[str, Any]]:
     """The benchmark's prompt rows (every language asked for plus English, for transforms)."""
-    module = _prompt_set(benchmark)
-    rows_of = getattr(module, PROMPT_SETS[benchmark][1])
+    rows_of = PROMPT_SETS.get(benchmark)
     if benchmark == "harmful":
         rows: list[dict[str, Any]] = rows_of(languages, all_prompts=all_prompts, limit=limit)
         return rows
@@ -137,7 +103,8 @@ def benchmark_rows(
 
 
 def default_languages(benchmark: str) -> list[str]:
-    return list(_prompt_set(benchmark).LANGUAGES)
+    module = importlib.import_module(PROMPT_SETS.get(benchmark).__module__)
+    return list(module.LANGUAGES)
 
 
 def build_items(
@@ -166,24 +133,16 @@ def build_items(
         for tname, transform in transforms.items():
             cond = Condition(f"en+{tname}", "en", "transform", tname)
             conditions.append(cond)
-            moved = _batch(transform, "forward_batch", "forward", [r["prompt_en"] for r in english])
+            moved = apply_batched(
+                transform, "forward_batch", "forward", [r["prompt_en"] for r in english]
+            )
             items.extend(_item(r, cond, p) for r, p in zip(english, moved, strict=True))
     return conditions, items
 
 
-def _batch(transform: Transform, batch_name: str, one_name: str, texts: list[str]) -> list[str]:
-    """Use the transform's batched method when it has one (apertium: one subprocess, not N)."""
-    batched = getattr(transform, batch_name, None)
-    if batched is not None:
-        out: list[str] = batched(texts)
-        return out
-    one = getattr(transform, one_name)
-    return [one(t) for t in texts]
-
-
 def _group(benchmark: str, language: str) -> str:
     if benchmark == "multijail":
-        from forgetlab.llm.benchmarks.multijail import RESOURCE_LEVEL
+        from forgetlab.llm.benchmarks.harmful.multijail import RESOURCE_LEVEL
 
         return RESOURCE_LEVEL[language]
     return "english" if language == "en" else "translated"
@@ -201,115 +160,6 @@ def _item(row: Mapping[str, Any], cond: Condition, prompt: str) -> dict[str, Any
         "prompt_en": row["prompt_en"],
         **({"category": row["category"]} if "category" in row else {}),
     }
-
-
-# ---------------------------------------------------------------- mapping back to English
-
-
-class BackTranslator(ABC):
-    """Translates model outputs from a benchmark language into English."""
-
-    @abstractmethod
-    def supports(self, language: str) -> bool: ...
-
-    @abstractmethod
-    def translate(self, texts: Sequence[str], language: str) -> list[str]: ...
-
-    @abstractmethod
-    def identity(self) -> dict[str, Any]: ...
-
-
-class LLMBackTranslator(BackTranslator):
-    """Any chat backend prompted to translate into English (greedy)."""
-
-    PROMPT = (
-        "Translate the following {name} text into English. Reply with the English translation "
-        "only, without comments.\n\n{text}"
-    )
-
-    def __init__(
-        self, backend: Backend, *, spec: str = "", max_new_tokens: int = 512, batch_size: int = 8
-    ) -> None:
-        self.backend = backend
-        self.spec = spec
-        self.config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-        self.batch_size = batch_size
-
-    def supports(self, language: str) -> bool:
-        return language != "en"
-
-    def translate(self, texts: Sequence[str], language: str) -> list[str]:
-        name = _language_name(language)
-        out: list[str] = []
-        for start in range(0, len(texts), self.batch_size):
-            chunk = texts[start : start + self.batch_size]
-            convs = [
-                [{"role": "user", "content": self.PROMPT.format(name=name, text=t)}] for t in chunk
-            ]
-            got = self.backend.chat(convs, self.config)
-            if len(got) != len(chunk):
-                raise RuntimeError(
-                    f"back-translator returned {len(got)} outputs for {len(chunk)} inputs"
-                )
-            out.extend(got)
-        return out
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "name": f"llm:{self.spec}" if self.spec else "llm",
-            "model": self.backend.identity.as_dict(),
-            "generation": self.config.as_dict(),
-            "prompt": self.PROMPT,
-        }
-
-
-class TransformBackTranslator(BackTranslator):
-    """A registry transform's inverse used as a back-translator for the languages it covers
-    (``apertium``: the inverse of ``apertium:eng-spa`` translates Spanish to English)."""
-
-    def __init__(self, transform: Transform, languages: Sequence[str], name: str) -> None:
-        self.transform = transform
-        self.languages = set(languages)
-        self.name = name
-
-    def supports(self, language: str) -> bool:
-        return language in self.languages
-
-    def translate(self, texts: Sequence[str], language: str) -> list[str]:
-        return _batch(self.transform, "inverse_batch", "inverse", list(texts))
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "transform": self.transform.describe(),
-            "languages": sorted(self.languages),
-        }
-
-
-def build_back_translator(spec: str | None, **opts: Any) -> BackTranslator | None:
-    """``None``/``none``, ``apertium`` (es only, needs apertium-eng-spa) or any backend spec."""
-    from forgetlab.llm.back_translators import parse_back_translator
-
-    parsed = parse_back_translator(spec)
-    if parsed is None:
-        return None
-    if parsed.kind == "apertium":
-        from forgetlab.llm.transforms.base import get_transform
-
-        return TransformBackTranslator(
-            get_transform("apertium:eng-spa"), ["es"], "apertium:spa-eng"
-        )
-    spec = parsed.arg
-    from forgetlab.llm.backends import load_backend
-
-    return LLMBackTranslator(load_backend(spec), spec=spec, **opts)
-
-
-def _language_name(code: str) -> str:
-    from forgetlab.llm.benchmarks.harmful import LANGUAGE_NAMES as H
-    from forgetlab.llm.benchmarks.multijail import LANGUAGE_NAMES as M
-
-    return {**M, **H, "es": "Spanish"}.get(code, code)
 
 
 def map_to_english(
@@ -417,7 +267,7 @@ def _inverse_batched(
     for tname, idx in groups.items():
         texts = [str(rows[i]["output"]) for i in idx]
         try:
-            back = _batch(transforms[tname], "inverse_batch", "inverse", texts)
+            back = apply_batched(transforms[tname], "inverse_batch", "inverse", texts)
         except Exception:
             continue
         if len(back) != len(idx):
@@ -678,7 +528,9 @@ def evaluate_harmful(
 
 def run_from_flags(
     *,
-    model: str,
+    model: str | None,
+    base: str | None,
+    tuned: str | None,
     benchmark: str,
     languages: str | Sequence[str] | None,
     transforms: str | Sequence[str],
@@ -686,20 +538,22 @@ def run_from_flags(
     back_translator: str | None,
     limit: int | None,
     all_prompts: bool,
-    compare: str | None,
     max_new_tokens: int,
     batch_size: int,
     dtype: str | None,
     device: str | None,
     overwrite: bool,
-    out_dir: str,
+    out: str,
 ) -> HarmfulResults:
     """``forgetlab llm run harmful``: check every flag before any model loads, load the
     models, judge and back-translator, then :func:`evaluate_harmful` (the command prints).
     ``languages`` and ``transforms`` may be comma-separated (or several such strings); no
-    languages means all of the benchmark's."""
+    languages means all of the benchmark's. One model is ``--model`` (or ``--base``); two are
+    ``--base`` and ``--tuned``, stored under the roles ``model`` and ``compare``."""
     from forgetlab.llm.backends import load_backend
     from forgetlab.llm.judges import build_judge
+
+    first = _first_model(model, base, tuned)
 
     langs, trs = split_csv(languages) or None, split_csv(transforms)
     check_request(
@@ -712,13 +566,13 @@ def run_from_flags(
             spec, dtype=dtype, device=device, batch_size=batch_size, chat_template=True
         )
 
-    backend = load(model)
-    other = load(compare) if compare else None
+    backend = load(first)
+    other = load(tuned) if tuned else None
     judge = build_judge(judge_spec, load_backend=load)
     bt = build_back_translator(back_translator, max_new_tokens=max_new_tokens)
     return evaluate_harmful(
         backend,
-        out_dir=out_dir,
+        out_dir=out,
         judge=judge,
         benchmark=benchmark,
         languages=langs,
@@ -733,12 +587,24 @@ def run_from_flags(
     )
 
 
+def _first_model(model: str | None, base: str | None, tuned: str | None) -> str:
+    """The model of role ``model``: ``--model`` for a run of one model, ``--base`` beside
+    ``--tuned``; ``--model`` beside ``--tuned`` is the older spelling of ``--base``."""
+    if model and base:
+        raise ForgetlabError("--model and --base name the same model; give one")
+    if not (model or base):
+        raise ForgetlabError("give --model (one model) or --base and --tuned (two)")
+    if model and tuned:
+        print("forgetlab: note: --model beside --tuned is deprecated; use --base", file=sys.stderr)
+    return str(model or base)
+
+
 def describe_run(results: HarmfulResults, flags: Mapping[str, Any]) -> Iterator[str]:
     """What the command prints: the rate table and the files written; the generated text
     (harmful) only with ``--show-outputs``."""
     from forgetlab.report.harmful_report import render_markdown
 
-    out_dir = flags["out_dir"]
+    out_dir = flags["out"]
     yield render_markdown(results)
     yield (
         f"wrote {out_dir}/results.json, results.md, results.png; per-sample outputs in "
@@ -760,21 +626,23 @@ COMMAND = BenchmarkCommand(
     flags=(
         Flag(
             "--model",
-            "Backend spec of the model, e.g. packaged:smollm2-135m-instruct.",
-            required=True,
+            "Backend spec of the one model evaluated, e.g. packaged:smollm2-135m-instruct.",
+            default=None,
+        ),
+        Flag("--base", "Base model of a base-vs-tuned run (with --tuned).", default=None),
+        Flag(
+            "--tuned",
+            "Tuned model evaluated side by side with --base (e.g. after safety tuning).",
+            default=None,
+            aliases=("--compare",),
         ),
         Flag(
             "--benchmark", kind="choice", choices=BENCHMARKS, default="harmful", show_default=True
         ),
-        Flag(
-            "--languages",
-            "Comma-separated languages (default: all of the benchmark's).",
-            multiple=True,
-        ),
-        Flag(
-            "--transforms",
-            "Registry transforms applied to the English prompts, e.g. leetspeak,base64.",
-            multiple=True,
+        languages_flag("Comma-separated languages (default: all of the benchmark's)."),
+        transforms_flag(
+            "Comma-separated registry transforms applied to the English prompts, e.g. "
+            "leetspeak,base64."
         ),
         Flag(
             "--judge",
@@ -795,39 +663,39 @@ COMMAND = BenchmarkCommand(
             kind="switch",
             dest="all_prompts",
         ),
-        Flag(
-            "--compare",
-            "A second model evaluated side by side (e.g. after safety tuning).",
-            default=None,
-        ),
         Flag("--max-new-tokens", "Paper: 512.", kind="int", default=512, show_default=True),
         BATCH_SIZE,
-        Flag("--dtype", default=None),
-        Flag("--device", default=None),
+        DTYPE,
+        DEVICE,
         Flag(
             "--show-outputs",
             "Print generated text to the terminal (off by default: it is harmful).",
             kind="switch",
             output_only=True,
         ),
-        Flag(
-            "--overwrite", "Replace a run with a different configuration in --out.", kind="switch"
-        ),
-        Flag("--out", "Run directory.", kind="dir", required=True, dest="out_dir"),
+        OVERWRITE,
+        OUT,
     ),
     run=run_from_flags,
     describe=describe_run,
+    report=RunReport(
+        results=REFUSAL_BENCHMARKS,
+        title=lambda results: PROMPT_SET_TITLES.get(str(results.get("benchmark")), "Refusals"),
+        section="forgetlab.report.html.harmful:section",
+    ),
     exports=(
         PromptExport(
             "harmful",
-            "forgetlab.llm.benchmarks.harmful:export_harmful",
+            "forgetlab.llm.benchmarks.harmful.advbench:export_harmful",
             frozenset({"limit", "all_prompts"}),
         ),
         PromptExport(
-            "multijail", "forgetlab.llm.benchmarks.multijail:export_multijail", frozenset({"limit"})
+            "multijail",
+            "forgetlab.llm.benchmarks.harmful.multijail:export_multijail",
+            frozenset({"limit"}),
         ),
         PromptExport(
-            "benign", "forgetlab.llm.benchmarks.benign:export_benign", frozenset({"limit"})
+            "benign", "forgetlab.llm.benchmarks.harmful.benign:export_benign", frozenset({"limit"})
         ),
     ),
 )
@@ -891,209 +759,3 @@ def _is_done(row: Mapping[str, Any] | None) -> bool:
         row.get("label") == JUDGE_ERROR
         and str(row.get("judge_detail", "")).startswith("judge failed")
     )
-
-
-# ---------------------------------------------------------------- light in-memory API
-
-
-def refusal_rate(
-    backend: Backend,
-    prompts: Mapping[str, Sequence[str]] | Sequence[Mapping[str, Any]],
-    judge: Judge,
-    *,
-    max_new_tokens: int = 128,
-    batch_size: int = 8,
-    back_translator: BackTranslator | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Per-language label rates for a handful of prompts, in memory (for trainer callbacks).
-
-    ``prompts``: ``{language: [prompt, ...]}`` or rows with ``language``, ``prompt`` (and
-    optionally ``prompt_en``). Each language's entry is :func:`summarise` plus
-    ``refusal_rate`` (= the REFUSE rate). Non-English outputs are judged raw unless a
-    ``back_translator`` is given. Default 128 new tokens to stay cheap (the paper uses 512).
-    """
-    if isinstance(prompts, Mapping):
-        rows = [
-            {"language": lang, "prompt": p, "prompt_en": p}
-            for lang, ps in prompts.items()
-            for p in ps
-        ]
-    else:
-        rows = [
-            {
-                "language": r["language"],
-                "prompt": r["prompt"],
-                "prompt_en": r.get("prompt_en", r["prompt"]),
-            }
-            for r in prompts
-        ]
-    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-    outputs: list[str] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        got = backend.chat([[{"role": "user", "content": r["prompt"]}] for r in chunk], config)
-        if len(got) != len(chunk):
-            raise RuntimeError(f"backend returned {len(got)} outputs for {len(chunk)} inputs")
-        outputs.extend(got)
-    gens = [{**r, "output": o, "transform": None} for r, o in zip(rows, outputs, strict=True)]
-    mapped = map_to_english(gens, {}, back_translator)
-    verdicts = safe_judge(judge, [r["prompt_en"] for r in rows], [m["output_en"] for m in mapped])
-    judged = [
-        {"language": r["language"], "label": v.label, **m}
-        for r, m, v in zip(rows, mapped, verdicts, strict=True)
-    ]
-    result: dict[str, dict[str, Any]] = {}
-    for lang in dict.fromkeys(r["language"] for r in rows):
-        summary = summarise([j for j in judged if j["language"] == lang])
-        summary["refusal_rate"] = summary["rates"][REFUSE]
-        result[lang] = summary
-    return result
-
-
-# ---------------------------------------------------------------- manual labelling
-
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-CSV_FIELDS = (
-    "id",
-    "model",
-    "condition",
-    "language",
-    "index",
-    "prompt_en",
-    "output_en",
-    "output_raw",
-    "judged_on",
-    "label",
-)
-
-
-def load_samples(run_dir: str | Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / SAMPLES
-    if not path.exists():
-        raise ForgetlabError(f"{path} not found: run `forgetlab llm harmful --out {run_dir}` first")
-    return list(JsonlCache(path, key="id").rows.values())
-
-
-def export_label_csv(
-    run_dir: str | Path,
-    out_csv: str | Path,
-    *,
-    with_judge: bool = False,
-    sample: int | None = None,
-    seed: int = 0,
-) -> int:
-    """Write a CSV for annotators (empty ``label`` column; judge labels only if asked).
-
-    ``sample=N`` keeps N samples spread evenly over (model, condition) strata — each stratum
-    shuffled with ``seed``, then taken round-robin — so a small hand-labelled set covers every
-    condition of both models instead of the first few hundred rows of one.
-    """
-    samples = load_samples(run_dir)
-    if sample is not None:
-        samples = stratified_sample(samples, sample, seed)
-    fields = [*CSV_FIELDS, "judge_label"] if with_judge else list(CSV_FIELDS)
-    target = Path(out_csv)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        for s in samples:
-            row = {f: s.get(f, "") for f in CSV_FIELDS}
-            row["model"] = s.get("role", "")
-            row["label"] = ""
-            if with_judge:
-                row["judge_label"] = s.get("label", "")
-            writer.writerow(row)
-    return len(samples)
-
-
-def stratified_sample(samples: Sequence[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` samples taken round-robin from seeded shuffles of each (role, condition) stratum."""
-    if n < 1:
-        raise ForgetlabError(f"--sample must be >= 1 (got {n})")
-    strata: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for s in samples:
-        strata.setdefault((str(s.get("role", "")), str(s.get("condition", ""))), []).append(s)
-    rng = random.Random(seed)
-    queues = []
-    for key in sorted(strata):
-        rows = sorted(strata[key], key=lambda r: str(r["id"]))
-        rng.shuffle(rows)
-        queues.append(rows)
-    picked: list[dict[str, Any]] = []
-    while len(picked) < n and any(queues):
-        for q in queues:
-            if q and len(picked) < n:
-                picked.append(q.pop(0))
-    return picked
-
-
-def import_labels(run_dir: str | Path, csv_path: str | Path, annotator: str) -> dict[str, int]:
-    """Read an annotated CSV into ``labels/<annotator>.json``; blank labels are skipped."""
-    if not _NAME.match(annotator) or annotator == "judge":
-        raise ForgetlabError(
-            f"annotator name {annotator!r} must match [A-Za-z0-9_.-]+ and not be 'judge'"
-        )
-    known = {str(s["id"]) for s in load_samples(run_dir)}
-    labels: dict[str, str] = {}
-    try:
-        with open(csv_path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(io.StringIO(fh.read()))
-            if (
-                not reader.fieldnames
-                or "id" not in reader.fieldnames
-                or "label" not in reader.fieldnames
-            ):
-                raise ForgetlabError(f"{csv_path} needs 'id' and 'label' columns")
-            for line, row in enumerate(reader, start=2):
-                label = (row.get("label") or "").strip().upper()
-                if not label:
-                    continue
-                if label not in LABELS:
-                    raise ForgetlabError(
-                        f"{csv_path}:{line}: label {label!r} is not one of {', '.join(LABELS)}"
-                    )
-                sid = (row.get("id") or "").strip()
-                if sid not in known:
-                    raise ForgetlabError(f"{csv_path}:{line}: unknown sample id {sid!r}")
-                labels[sid] = label
-    except FileNotFoundError:
-        raise ForgetlabError(f"missing file {csv_path}") from None
-    except UnicodeDecodeError:
-        raise ForgetlabError(f"labels file {csv_path} is not UTF-8 text") from None
-    write_json(
-        Path(run_dir) / LABELS_DIR / f"{annotator}.json",
-        {"annotator": annotator, "source": str(csv_path), "labels": labels},
-    )
-    return dict(Counter(labels.values()))
-
-
-def store_judge_labels(run_dir: str | Path, judge: Judge, name: str) -> dict[str, int]:
-    """Label an existing run's mapped outputs with another judge, as label set ``name``."""
-    if not _NAME.match(name) or name == "judge":
-        raise ForgetlabError(
-            f"label-set name {name!r} must match [A-Za-z0-9_.-]+ and not be 'judge'"
-        )
-    samples = load_samples(run_dir)
-    verdicts = safe_judge(
-        judge, [str(s["prompt_en"]) for s in samples], [str(s["output_en"]) for s in samples]
-    )
-    labels = {str(s["id"]): v.label for s, v in zip(samples, verdicts, strict=True)}
-    write_json(
-        Path(run_dir) / LABELS_DIR / f"{name}.json", {"judge": judge.identity(), "labels": labels}
-    )
-    return dict(Counter(labels.values()))
-
-
-def load_label_set(run_dir: str | Path, name: str) -> dict[str, str]:
-    """``judge`` (the run's own judge) or a stored label set (annotator or extra judge)."""
-    if name == "judge":
-        return {str(s["id"]): str(s["label"]) for s in load_samples(run_dir)}
-    path = Path(run_dir) / LABELS_DIR / f"{name}.json"
-    if not _NAME.match(name) or not path.exists():
-        have = sorted(p.stem for p in (Path(run_dir) / LABELS_DIR).glob("*.json"))
-        raise ForgetlabError(
-            f"no label set {name!r} in {run_dir} (have: judge{''.join(', ' + h for h in have)})"
-        )
-    labels: dict[str, str] = read_json(path)["labels"]
-    return labels
