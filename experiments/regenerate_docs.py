@@ -41,6 +41,9 @@ TABLES: dict[str, TableFn] = {
     "synthetic-yscale-per-k": synthetic_tables.yscale_per_k_table,
     "synthetic-recipe-sweep": synthetic_tables.recipe_sweep_table,
     "speed-lm-eval": speed_tables.lm_eval_table,
+    "speed-lm-eval-contended": speed_tables.lm_eval_contended_table,
+    "speed-lm-eval-summary": speed_tables.lm_eval_summary,
+    "speed-synthetic-sweep": speed_tables.synthetic_sweep_speed_table,
 }
 
 DOC_GLOBS: tuple[str, ...] = ("*.md", "docs/**/*.md")

@@ -67,7 +67,10 @@ def _constant(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
 def seed_metrics(config: dict[str, Any], seed: int, scratch: Path) -> dict[str, Any]:
     """The study's metrics for one seed with both models replaced by a constant predictor."""
     cfg = ReproduceConfig.model_validate(config).model_copy(update={"seed": seed})
-    models = {"pretrained": torch.nn.Identity(), "finetuned": torch.nn.Identity()}
+    models: dict[str, torch.nn.Module] = {
+        "pretrained": torch.nn.Identity(),
+        "finetuned": torch.nn.Identity(),
+    }
     analysis = PairAnalysis(models, cfg.synthetic(), cfg.analysis, scratch, lambda s: None)
     analysis.predictors = {name: _constant for name in models}
     return analysis.metrics()

@@ -58,9 +58,7 @@ class Study:
 
     def ideal(self, key: str) -> list[float]:
         """Per-seed values of a training-independent number (NaN where a seed lacks it)."""
-        return [
-            float(self.bayes["per_seed"][s]["values"].get(key, math.nan)) for s in self.seeds
-        ]
+        return [float(self.bayes["per_seed"][s]["values"].get(key, math.nan)) for s in self.seeds]
 
     def conjugate_ideal(self, name: str) -> list[float]:
         return [
@@ -129,7 +127,9 @@ def _mark(passed: int, of: int) -> str:
 
 
 def _held(c: dict[str, int]) -> str:
-    ideal = f" (ideal {c['bayes_ideal_passed']}/{c['bayes_ideal_of']})" if c["bayes_ideal_of"] else ""
+    ideal = (
+        f" (ideal {c['bayes_ideal_passed']}/{c['bayes_ideal_of']})" if c["bayes_ideal_of"] else ""
+    )
     return f"{_mark(c['passed'], c['of'])} {c['passed']}/{c['of']}{ideal}"
 
 
@@ -174,7 +174,9 @@ def _mean(cell: str) -> float:
 
 def _agree(section: str, label: str, quoted: str, computed: str) -> None:
     if quoted != computed:
-        raise ValueError(f"report {section}, {label}: Bayes cell {quoted!r}, Bayes file {computed!r}")
+        raise ValueError(
+            f"report {section}, {label}: Bayes cell {quoted!r}, Bayes file {computed!r}"
+        )
 
 
 def _g_bins(st: Study) -> list[tuple[int, str]]:
@@ -217,17 +219,28 @@ def lambda_vs_g_table(root: Path) -> str:
     for (b, label), row in zip(_g_bins(st), rows, strict=True):
         if row[0] != label:
             raise ValueError(f"report calibration: bin {row[0]!r}, Bayes file {label!r}")
-        ideal = [fmt(st.ideal(f"inference.calibration.{b}.{k}")) for k in ("bayes_pretrained", "bayes_finetuned")]
+        ideal = [
+            fmt(st.ideal(f"inference.calibration.{b}.{k}"))
+            for k in ("bayes_pretrained", "bayes_finetuned")
+        ]
         _agree("calibration", label, row[3], ideal[0])
         _agree("calibration", label, row[4], ideal[1])
         out.append([label, row[1], row[2], *ideal])
-    header = ["g bin", "λ pretrained", "λ fine-tuned", "Bayes (pretraining α)", "Bayes (fine-tuned ideal)"]
+    header = [
+        "g bin",
+        "λ pretrained",
+        "λ fine-tuned",
+        "Bayes (pretraining α)",
+        "Bayes (fine-tuned ideal)",
+    ]
     return _table(header, out)
 
 
 def lambda_shift_table(root: Path) -> str:
     """Δλ after fine-tuning per g bin and family, model beside the Bayes ideal (Fig. 5)."""
-    return _table(["g bin", "continuous", "Bayes", "discrete", "Bayes"], _binned(root, "lambda_shift"))
+    return _table(
+        ["g bin", "continuous", "Bayes", "discrete", "Bayes"], _binned(root, "lambda_shift")
+    )
 
 
 def forgetting_by_g_table(root: Path) -> str:
@@ -491,7 +504,7 @@ def recipe_sweep_table(root: Path) -> str:
         )
     header = [
         "candidate (overrides)",
-        "ms/step, 1 thread (1-min load average at the end)",
+        "ms/step, 1 thread, from the training log (1-min load average at the end)",
         "gap closed",
         "Spearman(λ, g)",
         "median λ, g > 0.9",
