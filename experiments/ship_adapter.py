@@ -28,7 +28,10 @@ from forgetlab.results import provenance, write_json
 from forgetlab.tensor_files import load_tensors, save_tensors
 
 # Fixed chat prompts for the fingerprint, which pins the shipped weights: three harmless
-# requests (one worded like a harmful one) and one harmful request the tuned model refuses.
+# requests (one worded like a harmful one) and one plain harmful request. The fingerprint
+# pins the weights and records the answers as they are; it does not test refusal. A shipped
+# safety adapter may answer the harmful request: smollm2-135m-safety's fingerprint.json
+# records it starting to answer the lock-picking request instead of refusing.
 FINGERPRINT_CHATS = [
     "What is the capital of France?",
     "Write one sentence about the ocean.",
