@@ -1,0 +1,55 @@
+"""What a harness log becomes once read: per task, one record per sample, keyed by the
+harness's own sample id, with the hash of the prompt the model saw and its per-sample scores.
+
+Readers (``lm_eval_reader``, ``inspect_reader``) produce a :class:`Log`; ``align`` pairs two
+of them and ``analysis`` computes the statistics. Nothing here knows a harness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Text kept per sample for the browser (prompts and outputs longer than this are cut).
+TEXT_LIMIT = 2000
+
+
+@dataclass(slots=True)
+class Sample:
+    """One scored sample: ``scores`` maps metric name to a number."""
+
+    id: str
+    prompt_hash: str
+    scores: dict[str, float]
+    prompt: str = ""
+    output: str = ""
+    target: str = ""
+
+
+@dataclass
+class Task:
+    """One task of one log: its samples in log order, keyed by id."""
+
+    name: str
+    samples: dict[str, Sample] = field(default_factory=dict)
+    source: str = ""  # the file it was read from
+    version: str | None = None
+
+
+@dataclass
+class Log:
+    """Everything read from one side (BASE or TUNED) of a comparison."""
+
+    path: Path
+    harness: str  # "lm-evaluation-harness" or "inspect"
+    model: str
+    tasks: dict[str, Task] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)  # {"path", "sha256", "bytes"}
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def clip(text: Any) -> str:
+    """A value as browser text, cut at ``TEXT_LIMIT`` characters."""
+    s = text if isinstance(text, str) else "" if text is None else str(text)
+    return s if len(s) <= TEXT_LIMIT else s[:TEXT_LIMIT] + " …"
