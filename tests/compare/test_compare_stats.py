@@ -129,3 +129,14 @@ def test_tost() -> None:
     assert far["equivalent"] is False and far["p"] > 0.05
     lo, hi = far["interval90"]  # type: ignore[misc]
     assert hi > 0.02
+
+
+def test_bootstrap_normal_limit_matches_resampling_for_large_n() -> None:
+    diffs = np.round(np.random.default_rng(6).normal(0.05, 0.3, 6000), 4)  # thousands of values
+    assert "normal limit" in stats.bootstrap_method(diffs)
+    fast = stats.percentile_interval(stats.bootstrap_means(diffs, np.random.default_rng(0)))
+    idx = np.random.default_rng(1).integers(0, len(diffs), size=(4000, len(diffs)))
+    slow = stats.percentile_interval(diffs[idx].mean(axis=1))
+    assert fast == pytest.approx(slow, abs=0.0015)  # SE ≈ 0.0039
+    small = diffs[:500]
+    assert stats.bootstrap_method(small) == "resampled indices"

@@ -15,7 +15,10 @@ METHODS = {
     "delta": "tuned − base, the mean over samples of the paired per-sample difference",
     "delta_ci95": (
         f"paired percentile bootstrap over samples ({stats.B} resamples, seed {stats.SEED} "
-        "and the task and metric names)"
+        "and the task and metric names); differences with at most "
+        f"{stats.MULTINOMIAL_MAX_VALUES} distinct values (0/1 metrics) resample exactly through "
+        "multinomial counts; above that, when samples × resamples exceed "
+        f"{stats.RESAMPLE_MAX:,}, the normal limit of the bootstrap (each row's `bootstrap`)"
     ),
     "binary": "exact McNemar test (two-sided binomial test on the discordant pairs)",
     "continuous": (
@@ -70,6 +73,7 @@ def metric_row(
         tuned_mean=float(tuned.mean()),
         delta=float(diffs.mean()),
         delta_ci95=stats.percentile_interval(means),
+        bootstrap=stats.bootstrap_method(diffs),
         test=test,
         statistic=statistic,
         p=p,
@@ -134,11 +138,19 @@ def browser_rows(
                 "task": task.name,
                 "id": sid,
                 "dir": direction,
-                "p": b.prompt,
-                "tp": t.prompt if t.prompt != b.prompt else None,
-                "tg": b.target,
-                "b": {"o": b.output, "s": b.scores},
-                "t": {"o": t.output, "s": t.scores},
+                "b": b,
+                "t": t,
             }
+        )
+    task.base.fill_texts([r["b"] for r in rows])
+    task.tuned.fill_texts([r["t"] for r in rows])
+    for r in rows:
+        b, t = r["b"], r["t"]
+        r.update(
+            p=b.prompt,
+            tp=t.prompt if t.prompt != b.prompt else None,
+            tg=b.target,
+            b={"o": b.output, "s": b.scores},
+            t={"o": t.output, "s": t.scores},
         )
     return rows, left_out

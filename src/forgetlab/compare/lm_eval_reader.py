@@ -109,31 +109,113 @@ def _score(value: Any, task: str, metric: str, doc_id: Any, file: Path) -> float
     )
 
 
-def _lines(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _decode(raw: bytes, file: Path, n: int) -> str:
     try:
-        with file.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    raise ForgetlabError(
-                        f"{file}: line {n} is not JSON (a truncated file?)"
-                    ) from None
-                if not isinstance(rec, dict) or "doc_id" not in rec:
-                    raise ForgetlabError(f"{file}: line {n} is not an lm-eval sample record")
-                yield n, rec
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ForgetlabError(f"{file}: not UTF-8 text") from None
+        raise ForgetlabError(f"{file}: line {n} is not UTF-8 text") from None
+
+
+def _full(line: str, file: Path, n: int) -> dict[str, Any]:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        raise ForgetlabError(f"{file}: line {n} is not JSON (a truncated file?)") from None
+    if not isinstance(rec, dict) or "doc_id" not in rec:
+        raise ForgetlabError(f"{file}: line {n} is not an lm-eval sample record")
+    return rec
+
+
+CHUNK_BYTES = 4 << 20  # lines read, decoded and parsed together
+
+
+def _tail(line: str) -> str | None:
+    """The small end of a record as a JSON object (``doc_id`` plus everything from the
+    top-level ``filter`` key on), or ``None`` for a line in another layout.
+
+    lm-eval writes ``doc_id`` first, then the large fields (``doc``, ``arguments``, the
+    responses), then ``filter``, ``metrics``, the hashes and the scores. Inside a JSON string
+    every quote is escaped, so the last unescaped ``"filter": `` of a line is a key. Anything
+    unexpected makes the parse of the chunk fail or the record incomplete, and such lines are
+    parsed whole.
+    """
+    if not line.startswith('{"doc_id": '):
+        return None
+    cut = line.rfind('"filter": ')
+    comma = line.find(", ", 11)
+    if cut < 0 or comma < 0 or comma > cut:
+        return None
+    return '{"doc_id": ' + line[11:comma] + ", " + line[cut:]
+
+
+def _usable(tail: Any) -> bool:
+    if not isinstance(tail, dict) or not isinstance(tail.get("metrics"), list):
+        return False
+    return "prompt_hash" in tail and all(m in tail for m in tail["metrics"])
+
+
+def _parse_chunk(
+    chunk: list[tuple[int, str]], file: Path
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of a chunk of lines. Only the small end of each record is parsed (all of the
+    chunk's in one ``json.loads``), skipping the large fields; a line in another layout or
+    a damaged one is parsed whole (and a damaged one reported)."""
+    tails = [_tail(line) for _, line in chunk]
+    parsed: list[Any] = [None] * len(chunk)
+    if all(tails):
+        joined = ",".join(t for t in tails if t is not None)
+        try:
+            parsed = json.loads("[" + joined + "]")
+        except json.JSONDecodeError:
+            parsed = [None] * len(chunk)
+    for (n, line), rec in zip(chunk, parsed, strict=True):
+        yield n, rec if _usable(rec) else _full(line, file, n)
+
+
+def _records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) of every non-blank line."""
+    try:
+        with file.open("rb") as fh:
+            n = 0
+            while True:
+                raw_lines = fh.readlines(CHUNK_BYTES)
+                if not raw_lines:
+                    break
+                chunk: list[tuple[int, str]] = []
+                for raw in raw_lines:
+                    n += 1
+                    if raw.strip():
+                        chunk.append((n, _decode(raw, file, n).rstrip("\r\n")))
+                yield from _parse_chunk(chunk, file)
     except OSError as exc:
         raise ForgetlabError(f"{file}: cannot read ({exc.strerror or exc})") from None
 
 
+def _texts_reader(file: Path) -> Any:
+    """Reads the prompt, output and target of samples back from their lines in ``file``
+    (``Sample.offset`` holds the line number)."""
+
+    def texts(samples: list[Sample]) -> None:
+        wanted: dict[int, list[Sample]] = {}
+        for sample in samples:
+            if sample.offset is not None:
+                wanted.setdefault(sample.offset, []).append(sample)
+        with file.open("rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                for sample in wanted.get(n, ()):
+                    rec = _full(_decode(raw, file, n), file, n)
+                    sample.prompt = clip(_prompt(rec.get("arguments")))
+                    sample.output = clip(_output(rec.get("filtered_resps")))
+                    sample.target = clip(rec.get("target"))
+                    sample.offset = None
+
+    return texts
+
+
 def read_task(file: Path, task: str, metrics: frozenset[str] | None = None) -> Task:
     """One task's samples; ``metrics`` keeps only those metric names (all numeric ones if None)."""
-    out = Task(name=task, source=str(file))
-    for n, rec in _lines(file):
+    out = Task(name=task, source=str(file), texts=_texts_reader(file))
+    for n, rec in _records(file):
         doc_id = rec["doc_id"]
         sid = str(doc_id)
         filt = str(rec.get("filter") or "none")
@@ -147,18 +229,14 @@ def read_task(file: Path, task: str, metrics: frozenset[str] | None = None) -> T
                 continue
             if name not in rec:
                 raise ForgetlabError(f"{file}: line {n} lists metric {name!r} but has no value")
-            scores[metric] = _score(rec[name], task, metric, doc_id, file)
+            value = rec[name]
+            scores[metric] = (
+                value if type(value) is float else _score(value, task, metric, doc_id, file)
+            )
         prompt_hash = str(rec.get("prompt_hash") or "")
         sample = out.samples.get(sid)
         if sample is None:
-            out.samples[sid] = Sample(
-                id=sid,
-                prompt_hash=prompt_hash,
-                scores=scores,
-                prompt=clip(_prompt(rec.get("arguments"))),
-                output=clip(_output(rec.get("filtered_resps"))),
-                target=clip(rec.get("target")),
-            )
+            out.samples[sid] = Sample(id=sid, prompt_hash=prompt_hash, scores=scores, offset=n)
         else:  # the same document under another filter
             if any(m in sample.scores for m in scores):
                 raise ForgetlabError(f"{file}: doc {doc_id} is logged twice (line {n})")

@@ -7,6 +7,7 @@ of them and ``analysis`` computes the statistics. Nothing here knows a harness.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ TEXT_LIMIT = 2000
 
 @dataclass(slots=True)
 class Sample:
-    """One scored sample: ``scores`` maps metric name to a number."""
+    """One scored sample: ``scores`` maps metric name to a number.
+
+    The texts are only needed for the samples the HTML browser shows, so a reader may leave
+    them empty and record ``offset``, where the sample is in its task's source file (for
+    lm-eval logs its line number), to read them later (:attr:`Task.texts`).
+    """
 
     id: str
     prompt_hash: str
@@ -25,6 +31,7 @@ class Sample:
     prompt: str = ""
     output: str = ""
     target: str = ""
+    offset: int | None = None
 
 
 @dataclass
@@ -35,6 +42,14 @@ class Task:
     samples: dict[str, Sample] = field(default_factory=dict)
     source: str = ""  # the file it was read from
     version: str | None = None
+    # Fills in the prompt, output and target of samples read without them (by their offsets).
+    texts: Callable[[list[Sample]], None] | None = None
+
+    def fill_texts(self, samples: list[Sample]) -> None:
+        """Give ``samples`` their prompt, output and target (read back from the file)."""
+        missing = [s for s in samples if s.offset is not None]
+        if missing and self.texts is not None:
+            self.texts(missing)
 
 
 @dataclass

@@ -34,6 +34,7 @@ class MetricRow(TypedDict):
     tuned_mean: float
     delta: float  # tuned − base
     delta_ci95: list[float] | None  # paired percentile bootstrap
+    bootstrap: str  # how the bootstrap drew (stats.bootstrap_method)
     test: str  # mcnemar-exact or wilcoxon-signed-rank (exact / normal approximation)
     statistic: float
     p: float

@@ -15,7 +15,9 @@ import numpy as np
 B = 4000  # bootstrap resamples
 SEED = 0
 EXACT_WILCOXON_MAX_N = 50  # exact null distribution up to this many non-zero differences
-_CHUNK = 20_000_000  # resampled values drawn at once (memory bound of the generic bootstrap)
+_CHUNK = 4_000_000  # resampled values drawn at once (memory bound of the index bootstrap)
+MULTINOMIAL_MAX_VALUES = 64  # distinct differences up to which the counts are drawn
+RESAMPLE_MAX = 20_000_000  # samples × resamples above which the normal limit is used
 
 
 def rng_for(*key: str) -> np.random.Generator:
@@ -29,15 +31,20 @@ def bootstrap_means(diffs: np.ndarray, rng: np.random.Generator, b: int = B) -> 
     Resampling n values with replacement only changes how often each distinct value is drawn,
     so when the differences take few values (0/1 metrics: −1, 0, 1) the counts are drawn from
     a multinomial instead: the same distribution in O(b · distinct) rather than O(b · n).
+    Many distinct values and many samples (more than ``RESAMPLE_MAX`` values drawn in all)
+    take the normal limit of the bootstrap distribution, mean ± its standard error
+    (:func:`bootstrap_method` says which applied).
     """
     n = len(diffs)
     if n == 0:
         return np.full(b, np.nan)
     values, counts = np.unique(diffs, return_counts=True)
-    if len(values) <= 64:
+    if len(values) <= MULTINOMIAL_MAX_VALUES:
         draws = rng.multinomial(n, counts / n, size=b)
         means: np.ndarray = draws @ values / n
         return means
+    if n * b > RESAMPLE_MAX:
+        return rng.normal(float(diffs.mean()), float(diffs.std()) / math.sqrt(n), size=b)
     out = np.empty(b)
     step = max(1, _CHUNK // n)
     for start in range(0, b, step):
@@ -45,6 +52,15 @@ def bootstrap_means(diffs: np.ndarray, rng: np.random.Generator, b: int = B) -> 
         idx = rng.integers(0, n, size=(stop - start, n))
         out[start:stop] = diffs[idx].mean(axis=1)
     return out
+
+
+def bootstrap_method(diffs: np.ndarray, b: int = B) -> str:
+    """How :func:`bootstrap_means` draws for these differences."""
+    if len(np.unique(diffs)) <= MULTINOMIAL_MAX_VALUES:
+        return "multinomial counts of the distinct differences (exact resampling)"
+    if len(diffs) * b > RESAMPLE_MAX:
+        return "normal limit of the bootstrap (mean ± standard error; many samples and values)"
+    return "resampled indices"
 
 
 def percentile_interval(means: np.ndarray, level: float = 0.95) -> list[float] | None:
