@@ -162,12 +162,11 @@ def _opts(**kw: object):  # type: ignore[no-untyped-def]
 def test_forgetlab_icl_vs_if_task_through_the_registry_with_mockllm(tmp_path: Path) -> None:
     """``forgetlab/icl_vs_if`` resolves by its registry name (the entry point) and scores with
     forgetlab's own rule; the sample ids are forgetlab's."""
-    pytest.importorskip("forgetlab.inspect._registry")
+    # Looked up before anything imports forgetlab.inspect: Inspect loads the entry point
+    # itself, which is what names the tasks forgetlab/<name>.
     from inspect_ai._util.registry import registry_lookup
 
-    try:
-        registry_lookup("task", "forgetlab/icl_vs_if")
-    except Exception:  # pragma: no cover - only without the installed entry point
+    if registry_lookup("task", "forgetlab/icl_vs_if") is None:  # pragma: no cover
         pytest.skip("forgetlab's inspect_ai entry point is not installed (pip install -e .)")
     # capslock-math prompt 0: ICL answer " WHAT", IF answer " 23"
     outputs = [" WHAT IS 19 PLUS 4?", " 23", " what"]
