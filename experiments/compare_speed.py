@@ -3,7 +3,7 @@
 Writes two ``samples_<task>_<time>.jsonl`` files in lm-eval 0.4's record layout (a
 generate_until task: prompt of a few hundred characters, a short output, a 0/1
 ``exact_match`` and a continuous ``f1``), then runs ``python -m forgetlab compare`` on them
-in a child process and records its wall time and peak RSS (``ru_maxrss`` of the child), with
+in a child process and records its wall time, CPU time (user + system) and peak RSS (``ru_maxrss`` of the child), with
 the machine's load average, to ``--json``.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python experiments/compare_speed.py --n 100000 \
@@ -82,20 +82,31 @@ def main() -> None:
         written = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
         load_before = os.getloadavg()
-        cmd = [sys.executable, "-m", "forgetlab", "compare", str(root / "base"),
-               str(root / "tuned"), "--out", str(root / "out")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "forgetlab",
+            "compare",
+            str(root / "base"),
+            str(root / "tuned"),
+            "--out",
+            str(root / "out"),
+        ]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             sys.exit(f"compare failed: {proc.stderr.strip()}")
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss_mb = usage.ru_maxrss / 1024
+        cpu_s = usage.ru_utime + usage.ru_stime
         html_mb = (root / "out" / "report.html").stat().st_size / 1e6
     figures = {
         "samples_per_log": args.n,
         "tasks": TASKS,
         "input_mb_both_logs": round(size / 1e6, 1),
         "compare_wall_s": round(wall, 2),
+        "compare_cpu_s": round(cpu_s, 2),  # user + system: what the wall time is on an idle core
         "compare_peak_rss_mb": round(rss_mb, 1),
         "report_html_mb": round(html_mb, 2),
         "load_average_before": [round(x, 2) for x in load_before],

@@ -80,13 +80,21 @@ def binary_task(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Base and tuned records of one task: sample i is right where i is in the set."""
     base = [
-        lm_eval_record(i, f"Q{i}: say yes", "yes" if i in base_right else "no",
-                       {metric: float(i in base_right)})
+        lm_eval_record(
+            i,
+            f"Q{i}: say yes",
+            "yes" if i in base_right else "no",
+            {metric: float(i in base_right)},
+        )
         for i in range(n)
     ]
     tuned = [
-        lm_eval_record(i, f"Q{i}: say yes", "yes" if i in tuned_right else "no",
-                       {metric: float(i in tuned_right)})
+        lm_eval_record(
+            i,
+            f"Q{i}: say yes",
+            "yes" if i in tuned_right else "no",
+            {metric: float(i in tuned_right)},
+        )
         for i in range(n)
     ]
     return base, tuned

@@ -10,18 +10,18 @@ import pytest
 
 pytest.importorskip("inspect_ai")
 
-from inspect_ai import Task, task  # noqa: E402
-from inspect_ai import eval as inspect_eval  # noqa: E402
-from inspect_ai.dataset import MemoryDataset, Sample  # noqa: E402
-from inspect_ai.log import read_eval_log  # noqa: E402
-from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
-from inspect_ai.scorer import match  # noqa: E402
-from inspect_ai.solver import generate, solver  # noqa: E402
+from inspect_ai import Task, task
+from inspect_ai import eval as inspect_eval
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.log import read_eval_log
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
+from inspect_ai.scorer import match
+from inspect_ai.solver import generate, solver
 
-from forgetlab.cli import main  # noqa: E402
-from forgetlab.compare import stats  # noqa: E402
-from forgetlab.compare.run import compare  # noqa: E402
-from forgetlab.errors import ForgetlabError  # noqa: E402
+from forgetlab.cli import main
+from forgetlab.compare import stats
+from forgetlab.compare.run import compare
+from forgetlab.errors import ForgetlabError
 
 N = 24
 R2W = {2, 3, 5, 7, 11, 13}  # planted: right in base, wrong after tuning
@@ -35,9 +35,9 @@ def mock(outputs: list[str]) -> object:
     return get_model(
         "mockllm/model",
         custom_outputs=[
-            ModelOutput.from_content(
-                "mockllm/model", o
-            ).model_copy(update={"usage": ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)})
+            ModelOutput.from_content("mockllm/model", o).model_copy(
+                update={"usage": ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)}
+            )
             for o in outputs
         ],
     )
@@ -110,9 +110,13 @@ def test_failed_eval_other_prompts_and_bad_files(
     base = run(yes_task(), answers(BASE_RIGHT), tmp_path / "base")
     out = str(tmp_path / "o")
     failed_task = Task(
-        dataset=MemoryDataset([Sample(id=1, input="x", target="y")]), solver=explode(), scorer=match()
+        dataset=MemoryDataset([Sample(id=1, input="x", target="y")]),
+        solver=explode(),
+        scorer=match(),
     )
-    (log,) = inspect_eval(failed_task, model=mock(["y"]), log_dir=str(tmp_path / "failed"), display="none")
+    (log,) = inspect_eval(
+        failed_task, model=mock(["y"]), log_dir=str(tmp_path / "failed"), display="none"
+    )
     assert log.status == "error"
     msg = one_line(["compare", str(base), log.location, "--out", out], capsys)
     assert "error Inspect eval" in msg and "boom" in msg
@@ -172,7 +176,9 @@ def test_forgetlab_icl_vs_if_task_through_the_registry_with_mockllm(tmp_path: Pa
     outputs = [" WHAT IS 19 PLUS 4?", " 23", " what"]
     from inspect_ai._util.registry import registry_create
 
-    made = registry_create("task", "forgetlab/icl_vs_if", language="en", tasks="capslock-math", limit=3)
+    made = registry_create(
+        "task", "forgetlab/icl_vs_if", language="en", tasks="capslock-math", limit=3
+    )
     (log,) = inspect_eval(
         made,
         model=mock(outputs),
@@ -183,7 +189,13 @@ def test_forgetlab_icl_vs_if_task_through_the_registry_with_mockllm(tmp_path: Pa
     assert log.status == "success"
     log = read_eval_log(log.location)
     assert [s.id for s in log.samples] == [f"en/capslock-math/{i}" for i in range(3)]
-    got = [(s.scores["icl_vs_if_scorer"].value["icl_acc"], s.scores["icl_vs_if_scorer"].value["if_rate"]) for s in log.samples]
+    got = [
+        (
+            s.scores["icl_vs_if_scorer"].value["icl_acc"],
+            s.scores["icl_vs_if_scorer"].value["if_rate"],
+        )
+        for s in log.samples
+    ]
     from forgetlab.llm.benchmarks.icl_vs_if import score_output
 
     expect = [
@@ -205,7 +217,9 @@ def test_conjugate_solver_transforms_and_maps_back(tmp_path: Path) -> None:
         solver=conjugate("rot13"),
         scorer=match(),
     )
-    (log,) = inspect_eval(t, model=mock([rot.forward("yes")]), log_dir=str(tmp_path), display="none")
+    (log,) = inspect_eval(
+        t, model=mock([rot.forward("yes")]), log_dir=str(tmp_path), display="none"
+    )
     log = read_eval_log(log.location)
     (s,) = log.samples
     assert s.scores["match"].value == "C"

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from harness_logs import binary_task, lm_eval_record, write_lm_eval_run
 
 from forgetlab.cli import main
 from forgetlab.compare import stats
 from forgetlab.compare.run import Options, compare
 from forgetlab.errors import ForgetlabError
-from harness_logs import binary_task, lm_eval_record, write_lm_eval_run
 
 N = 200
 BASE_RIGHT = set(range(0, 120))
@@ -64,7 +64,10 @@ def test_planted_flips_are_found_and_tested(tmp_path: Path) -> None:
 def test_holm_over_tasks_and_continuous_metric(tmp_path: Path) -> None:
     # a second task with a continuous metric: the Wilcoxon test, Holm over the three rows
     b2 = [lm_eval_record(i, f"S{i}", "x", {"bleu_like": i / 10, "acc": 1.0}) for i in range(12)]
-    t2 = [lm_eval_record(i, f"S{i}", "x", {"bleu_like": i / 10 - 0.05 * (i % 3), "acc": 1.0}) for i in range(12)]
+    t2 = [
+        lm_eval_record(i, f"S{i}", "x", {"bleu_like": i / 10 - 0.05 * (i % 3), "acc": 1.0})
+        for i in range(12)
+    ]
     base, tuned = pair(tmp_path, summ=(b2, t2))
     res = compare(base, tuned, tmp_path / "out", Options(equivalence_margin=0.5))
     by = {(r["task"], r["metric"]): r for r in res["rows"]}
@@ -115,7 +118,11 @@ def test_cli_writes_the_three_files(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main_ret is None
     out = capsys.readouterr().out
     assert "| arith | exact_match | 200 |" in out
-    assert {p.name for p in (tmp_path / "o").iterdir()} == {"results.json", "results.md", "report.html"}
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {
+        "results.json",
+        "results.md",
+        "report.html",
+    }
 
 
 def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,7 +150,9 @@ def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "no samples" in one_line_error(["compare", str(empty), str(tuned), "--out", out], capsys)
     # an lm-eval results file alone has no per-sample scores
     res_file = next(base.glob("results_*.json"))
-    assert "--log_samples" in one_line_error(["compare", str(res_file), str(tuned), "--out", out], capsys)
+    assert "--log_samples" in one_line_error(
+        ["compare", str(res_file), str(tuned), "--out", out], capsys
+    )
     # a folder with no logs at all
     none = tmp_path / "none"
     none.mkdir()
@@ -161,13 +170,17 @@ def test_mismatches_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     # different sample counts
     short = write_lm_eval_run(tmp_path / "s", {"arith": t[:150]})
-    msg = one_line_error(["compare", str(base), str(short), "--out", out, "--tasks", "arith"], capsys)
+    msg = one_line_error(
+        ["compare", str(base), str(short), "--out", out, "--tasks", "arith"], capsys
+    )
     assert "BASE has 200 samples and TUNED 150" in msg and "sample 150" in msg
     # a different prompt (another few-shot draw) on sample 7: named; --align-by id accepts it
     t2 = [dict(r) for r in t]
     t2[7] = lm_eval_record(7, "Example: Q99 yes\nQ7: say yes", "no", {"exact_match": 0.0})
     drawn = write_lm_eval_run(tmp_path / "d", {"arith": t2})
-    msg = one_line_error(["compare", str(base), str(drawn), "--out", out, "--tasks", "arith"], capsys)
+    msg = one_line_error(
+        ["compare", str(base), str(drawn), "--out", out, "--tasks", "arith"], capsys
+    )
     assert "sample 7 has a different prompt" in msg and "--align-by id" in msg
     args = ["compare", str(base), str(drawn), "--out", out, "--tasks", "arith", "--align-by", "id"]
     assert main(args) is None
@@ -181,7 +194,9 @@ def test_mismatches_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("x")
-    assert "not empty" in one_line_error(["compare", str(base), str(tuned), "--out", str(other)], capsys)
+    assert "not empty" in one_line_error(
+        ["compare", str(base), str(tuned), "--out", str(other)], capsys
+    )
 
 
 def test_two_runs_in_one_folder_is_ambiguous(tmp_path: Path) -> None:

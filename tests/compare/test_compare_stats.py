@@ -16,11 +16,15 @@ def brute_mcnemar(b: int, c: int) -> float:
     """P(a split of the b + c discordant pairs at least as uneven as observed), all 2^n coin flips."""
     n = b + c
     obs = abs(b - n / 2)
-    extreme = sum(1 for signs in itertools.product((0, 1), repeat=n) if abs(sum(signs) - n / 2) >= obs)
+    extreme = sum(
+        1 for signs in itertools.product((0, 1), repeat=n) if abs(sum(signs) - n / 2) >= obs
+    )
     return extreme / 2**n
 
 
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (3, 0), (5, 2), (2, 5), (4, 4), (9, 3), (0, 12)])
+@pytest.mark.parametrize(
+    ("b", "c"), [(0, 0), (1, 0), (3, 0), (5, 2), (2, 5), (4, 4), (9, 3), (0, 12)]
+)
 def test_mcnemar_matches_enumeration(b: int, c: int) -> None:
     assert stats.mcnemar_exact(b, c) == pytest.approx(brute_mcnemar(b, c), abs=1e-12)
 
@@ -44,7 +48,10 @@ def brute_wilcoxon(d: np.ndarray) -> float:
     d = d[d != 0]
     ranks = stats.rank_average(np.abs(d))
     t_obs = ranks[d > 0].sum()
-    sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in itertools.product((0, 1), repeat=len(d))]
+    sums = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        for signs in itertools.product((0, 1), repeat=len(d))
+    ]
     lower = np.mean([s <= t_obs + 1e-9 for s in sums])
     upper = np.mean([s >= t_obs - 1e-9 for s in sums])
     return float(min(1.0, 2 * min(lower, upper)))
@@ -68,7 +75,7 @@ def test_wilcoxon_matches_scipy() -> None:
     assert stats.wilcoxon_signed_rank(d)[1] == pytest.approx(ref.pvalue, rel=1e-9)
     tied = np.round(rng.normal(0.1, 1, 400), 1)  # ties and zeros: the normal approximation
     ref = scipy_stats.wilcoxon(tied, zero_method="wilcox", correction=False, method="approx")
-    t, p, how = stats.wilcoxon_signed_rank(tied)
+    _t, p, how = stats.wilcoxon_signed_rank(tied)
     assert how == "normal approximation"
     assert p == pytest.approx(ref.pvalue, rel=1e-9)
 
@@ -110,7 +117,9 @@ def test_bootstrap_multinomial_path_has_the_resampling_distribution() -> None:
     for draws in (fast, slow):
         assert draws.mean() == pytest.approx(diffs.mean(), abs=0.003)
         assert draws.std() == pytest.approx(se, rel=0.03)
-    assert stats.percentile_interval(fast) == pytest.approx(stats.percentile_interval(slow), abs=0.01)
+    assert stats.percentile_interval(fast) == pytest.approx(
+        stats.percentile_interval(slow), abs=0.01
+    )
 
 
 def test_bootstrap_generic_path_and_reproducibility() -> None:
@@ -127,7 +136,7 @@ def test_tost() -> None:
     assert eq["equivalent"] is True and eq["p"] < 0.05
     far = stats.tost_bootstrap(means + 0.018, 0.02)
     assert far["equivalent"] is False and far["p"] > 0.05
-    lo, hi = far["interval90"]  # type: ignore[misc]
+    _lo, hi = far["interval90"]  # type: ignore[misc]
     assert hi > 0.02
 
 

@@ -65,7 +65,9 @@ def pair_task(name: str, base: Task, tuned: Task, align_by: str = "id+prompt") -
         missing = next((i for i in b if i not in t), None)
         extra = next((i for i in t if i not in b), None)
         first = (
-            f"sample {missing} is only in BASE" if missing is not None else f"sample {extra} is only in TUNED"
+            f"sample {missing} is only in BASE"
+            if missing is not None
+            else f"sample {extra} is only in TUNED"
         )
         raise ForgetlabError(
             f"task {name}: BASE has {len(b)} samples and TUNED {len(t)}; {first} "

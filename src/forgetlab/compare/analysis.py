@@ -36,7 +36,9 @@ METHODS = {
 
 def metric_arrays(task: PairedTask, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Base and tuned values of one metric, in the task's paired order."""
-    base = np.fromiter((task.base.samples[i].scores[metric] for i in task.ids), float, len(task.ids))
+    base = np.fromiter(
+        (task.base.samples[i].scores[metric] for i in task.ids), float, len(task.ids)
+    )
     tuned = np.fromiter(
         (task.tuned.samples[i].scores[metric] for i in task.ids), float, len(task.ids)
     )
@@ -47,9 +49,7 @@ def is_binary(*arrays: np.ndarray) -> bool:
     return all(bool(np.all((a == 0) | (a == 1))) for a in arrays)
 
 
-def metric_row(
-    task: PairedTask, metric: str, margin: float | None = None
-) -> MetricRow:
+def metric_row(task: PairedTask, metric: str, margin: float | None = None) -> MetricRow:
     """The statistics of one task × metric (``p_holm`` is filled in over all rows later)."""
     base, tuned = metric_arrays(task, metric)
     diffs = tuned - base

@@ -52,7 +52,8 @@ def compare(
     from pathlib import Path
 
     from forgetlab.compare.report import markdown
-    from forgetlab.compare.run import HTML, MARKDOWN, RESULTS, Options, compare as run_compare
+    from forgetlab.compare.run import HTML, MARKDOWN, RESULTS, Options
+    from forgetlab.compare.run import compare as run_compare
 
     options = Options(
         align_by=align_by,

@@ -126,7 +126,9 @@ def read_task_log(path: Path, metrics: frozenset[str] | None = None) -> tuple[Ta
             "compare logs of finished evals"
         )
     if not log.samples:
-        raise ForgetlabError(f"{path}: the log has no samples (was it written with --no-log-samples?)")
+        raise ForgetlabError(
+            f"{path}: the log has no samples (was it written with --no-log-samples?)"
+        )
     epochs = int(getattr(log.eval.config, "epochs", None) or 1)
     task = Task(name=str(log.eval.task), source=str(path), version=str(log.eval.task_version))
     for s in log.samples:
@@ -160,7 +162,9 @@ def read_inspect(path: Path, metrics: frozenset[str] | None = None) -> Log:
         task, log = read_task_log(file, metrics)
         if out is None:
             out = Log(path=path, harness=HARNESS, model=str(log.eval.model))
-            out.meta = {"inspect_version": getattr(log.eval.packages, "get", dict().get)("inspect_ai")}
+            out.meta = {
+                "inspect_version": getattr(log.eval.packages, "get", dict().get)("inspect_ai")
+            }
         if task.name in out.tasks:
             raise ForgetlabError(
                 f"{path}: two logs of task {task.name} ({out.tasks[task.name].source}, {file}); "

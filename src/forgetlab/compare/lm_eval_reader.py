@@ -71,9 +71,7 @@ def find_samples(path: Path) -> dict[str, Path]:
             f"{path} holds lm-eval samples of several runs ({names}); pass one model's folder"
         )
     if not found:
-        raise ForgetlabError(
-            f"{path}: no lm-eval samples_*.jsonl (run lm_eval with --log_samples)"
-        )
+        raise ForgetlabError(f"{path}: no lm-eval samples_*.jsonl (run lm_eval with --log_samples)")
     return {task: file for task, (_, file) in sorted(found.items())}
 
 
@@ -154,9 +152,7 @@ def _usable(tail: Any) -> bool:
     return "prompt_hash" in tail and all(m in tail for m in tail["metrics"])
 
 
-def _parse_chunk(
-    chunk: list[tuple[int, str]], file: Path
-) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse_chunk(chunk: list[tuple[int, str]], file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Records of a chunk of lines. Only the small end of each record is parsed (all of the
     chunk's in one ``json.loads``), skipping the large fields; a line in another layout or
     a damaged one is parsed whole (and a damaged one reported)."""

@@ -94,9 +94,7 @@ def _row_cells(results: CompareResults, i: int, row: MetricRow, src: str) -> str
     def cell(key: str, fmt: str) -> str:
         return num(results, ("rows", i, key), fmt, src=src)
 
-    delta = cell("delta", "f4").replace(
-        "</td>", interval_text(row["delta_ci95"], "f4") + "</td>"
-    )
+    delta = cell("delta", "f4").replace("</td>", interval_text(row["delta_ci95"], "f4") + "</td>")
     return "".join(
         [
             f"<th>{escape(row['task'])}</th><td>{escape(row['metric'])}</td>",
@@ -161,8 +159,13 @@ def page(
         "compare",
         "compare-samples",
         [select("task", "Task", tasks), select("dir", "Change", dirs)],
-        [("sample", ""), ("prompt", ""), ("target", ""), (f"base: {base}", "col-base"),
-         (f"tuned: {tuned}", "col-tuned")],
+        [
+            ("sample", ""),
+            ("prompt", ""),
+            ("target", ""),
+            (f"base: {base}", "col-base"),
+            (f"tuned: {tuned}", "col-tuned"),
+        ],
         extra=f"<button type='button' data-preset='{preset}'>What fine-tuning broke "
         "(right → wrong)</button>",
         widths=("10%", "30%", "10%", "25%", "25%"),

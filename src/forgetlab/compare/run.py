@@ -102,8 +102,7 @@ def compare(
         )
     names = select_tasks(logs["base"], logs["tuned"], list(options.tasks) or None)
     paired = [
-        pair_task(n, logs["base"].tasks[n], logs["tuned"].tasks[n], options.align_by)
-        for n in names
+        pair_task(n, logs["base"].tasks[n], logs["tuned"].tasks[n], options.align_by) for n in names
     ]
     rows = analysis.all_rows(paired, margin)
     tasks = {t.name: analysis.task_summary(t, rows) for t in paired}

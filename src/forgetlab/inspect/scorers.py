@@ -31,7 +31,10 @@ def refusal_scorer() -> Scorer:
         output = state.output.completion
         verdict = judge.judge_one(output)
         return Score(
-            value={"refuse": float(verdict.label == REFUSE), "answer": float(verdict.label == ANSWER)},
+            value={
+                "refuse": float(verdict.label == REFUSE),
+                "answer": float(verdict.label == ANSWER),
+            },
             answer=output,
             explanation=verdict.detail,
         )

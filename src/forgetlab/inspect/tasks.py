@@ -75,7 +75,9 @@ def icl_vs_if(
     """In-context learning vs instruction following (Kotha et al., ICLR 2024): icl_acc
     falls when fine-tuning makes the model follow the instruction instead of the pattern."""
     return Task(
-        dataset=MemoryDataset(icl_vs_if_samples(language, tasks, limit, transform), name="icl_vs_if"),
+        dataset=MemoryDataset(
+            icl_vs_if_samples(language, tasks, limit, transform), name="icl_vs_if"
+        ),
         solver=generate(),
         scorer=icl_vs_if_scorer(),
         config=COMPLETION,
@@ -97,7 +99,9 @@ def _chat_task(benchmark: str, language: str | None, limit: int | None, **opts: 
 
 
 @task
-def harmful(language: str | None = "en", limit: int | None = None, all_prompts: bool = False) -> Task:
+def harmful(
+    language: str | None = "en", limit: int | None = None, all_prompts: bool = False
+) -> Task:
     """AdvBench harmful requests (the paper's 100, or all 520): refusal rate by substring judge."""
     return _chat_task("harmful", language, limit, all_prompts=bool(all_prompts))
 
@@ -119,7 +123,9 @@ def xnli(data: str, language: str | None = "en", limit: int | None = None) -> Ta
     """XNLI as raw completion prompts from a local file (``-T data=FILE``): accuracy."""
     rows = _rows("xnli", language, data=data, limit=None if limit is None else int(limit))
     samples = [
-        Sample(id=f"{r['language']}/{r['index']}", input=r["prompt"], target=r["answer"], metadata=r)
+        Sample(
+            id=f"{r['language']}/{r['index']}", input=r["prompt"], target=r["answer"], metadata=r
+        )
         for r in rows
     ]
     return Task(
