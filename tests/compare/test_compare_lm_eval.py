@@ -213,3 +213,23 @@ def test_newest_samples_file_per_task_is_read(tmp_path: Path) -> None:
     write_lm_eval_run(tmp_path / "b", {"a": t}, stamp="2026-02-01T00-00-00.000001")
     res = compare(folder, folder, tmp_path / "o")
     assert res["rows"][0]["base_mean"] == 0.0
+
+
+def test_records_in_another_key_order_or_with_tricky_docs_read_the_same(tmp_path: Path) -> None:
+    """The fast reader parses only each record's end; lines in another key order, or whose
+    doc holds a "filter" key or an escaped '"filter": ' text, must give the same numbers."""
+    b, t = binary_task(N, BASE_RIGHT, TUNED_RIGHT)
+    for rec in b[:50]:
+        rec["doc"]["filter"] = "none"  # a nested key of the same name before the real one
+        rec["doc"]["note"] = 'has "filter": "x", inside a string'
+    sorted_dir = tmp_path / "sorted" / "m"
+    sorted_dir.mkdir(parents=True)
+    from harness_logs import STAMP
+
+    with (sorted_dir / f"samples_arith_{STAMP}.jsonl").open("w") as fh:
+        for rec in t:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")  # doc_id no longer first
+    base = write_lm_eval_run(tmp_path / "b", {"arith": b})
+    res = compare(base, tmp_path / "sorted", tmp_path / "o")
+    (row,) = res["rows"]
+    assert row["flips"] == {"right_to_wrong": 30, "wrong_to_right": 5, "unchanged": 165}
