@@ -19,7 +19,7 @@ import pytest
 pytestmark = [pytest.mark.realmodel, pytest.mark.slow]
 
 BASE, TUNED = "gemma-3-270m", "gemma-3-270m-if"
-RAW_TEMPLATE = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+RAW_TEMPLATE = "{% for m in messages %}{{ m.content }}{% endfor %}"
 
 
 def model_dirs() -> dict[str, Path]:

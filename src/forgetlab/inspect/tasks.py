@@ -24,7 +24,7 @@ from inspect_ai.solver import generate
 from forgetlab.inspect.scorers import icl_vs_if_scorer, refusal_scorer, xnli_scorer
 
 # A chat template that passes the messages' text through untouched (raw completion prompts).
-RAW_CHAT_TEMPLATE = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+RAW_CHAT_TEMPLATE = "{% for m in messages %}{{ m.content }}{% endfor %}"
 COMPLETION = GenerateConfig(temperature=0.0, max_tokens=10)  # the paper's decoding
 CHAT = GenerateConfig(temperature=0.0, max_tokens=512)  # forgetlab harmful's default
 
