@@ -162,9 +162,8 @@ def read_inspect(path: Path, metrics: frozenset[str] | None = None) -> Log:
         task, log = read_task_log(file, metrics)
         if out is None:
             out = Log(path=path, harness=HARNESS, model=str(log.eval.model))
-            out.meta = {
-                "inspect_version": getattr(log.eval.packages, "get", dict().get)("inspect_ai")
-            }
+            packages = dict(log.eval.packages or {})
+            out.meta = {"inspect_version": packages.get("inspect_ai")}
         if task.name in out.tasks:
             raise ForgetlabError(
                 f"{path}: two logs of task {task.name} ({out.tasks[task.name].source}, {file}); "
