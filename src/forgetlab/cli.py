@@ -36,15 +36,25 @@ LAB_GROUPS = {
 }
 
 
+# Top-level commands that live in their own package (imported only when used).
+LAZY_COMMANDS = {
+    "compare": (
+        "forgetlab.compare.cli",
+        "compare",
+        "What did fine-tuning break? Paired comparison of two lm-eval or Inspect runs.",
+    ),
+}
+
+
 class LazyGroup(click.Group):
     """A group whose subgroups are imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAB_GROUPS])
+        return sorted([*super().list_commands(ctx), *LAB_GROUPS, *LAZY_COMMANDS])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in LAB_GROUPS:
-            module_name, attr, _ = LAB_GROUPS[cmd_name]
+        if cmd_name in LAB_GROUPS or cmd_name in LAZY_COMMANDS:
+            module_name, attr, _ = LAB_GROUPS.get(cmd_name) or LAZY_COMMANDS[cmd_name]
             module = importlib.import_module(module_name)
             command: click.Command = getattr(module, attr)
             return command
@@ -58,6 +68,7 @@ class LazyGroup(click.Group):
             (name, cmd.get_short_help_str(limit=formatter.width - 16))
             for name, cmd in sorted(self.commands.items())
         ]
+        own = sorted([*own, *((name, text) for name, (_, _, text) in LAZY_COMMANDS.items())])
         if own:
             with formatter.section("Commands"):
                 formatter.write_dl(own)

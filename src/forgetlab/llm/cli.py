@@ -322,7 +322,8 @@ def lm_eval_drop_cmd(base: str, tuned: str, out: str | None) -> None:
     """Drop table (base - tuned ICL accuracy) from two lm-eval runs of the export-lm-eval tasks.
 
     BASE and TUNED are lm-eval results_*.json files (or their folders). Runs made with
-    --log_samples get the paired 95% interval of icl-vs-if's results.json.
+    --log_samples get the paired 95% interval of icl-vs-if's results.json. For any lm-eval
+    task or Inspect log, with paired tests and a per-sample browser: forgetlab compare.
     """
     from forgetlab.llm.lm_eval_drop import describe, drop_table
     from forgetlab.results import write_json

@@ -42,11 +42,27 @@
     return html + "</td>";
   }
 
+  function scoreList(s) {
+    return Object.keys(s || {}).map(function (k) { return esc(k) + "=" + esc(s[k]); }).join(" ");
+  }
+
+  function compareCell(m, cls) {
+    return '<td class="' + cls + '"><div class="small">' + scoreList(m.s) + '</div><pre class="out">' + esc(m.o) + "</pre></td>";
+  }
+
   var renderers = {
     columns: function (r) {
       return "<tr data-id=\"" + esc(r.id) + "\">" + r.cells.map(function (c) {
         return "<td><pre>" + esc(c) + "</pre></td>";
       }).join("") + "</tr>";
+    },
+    compare: function (r) {
+      var prompt = "<details><summary>" + esc(String(r.p).slice(0, 160)) + "</summary><pre>" + esc(r.p) + "</pre>";
+      if (r.tp != null) prompt += '<div class="small muted">tuned prompt:</div><pre>' + esc(r.tp) + "</pre>";
+      prompt += "</details>";
+      return "<tr data-id=\"" + esc(r.id) + "\"><td>" + esc(r.task) + '<div class="small muted">#' + esc(r.id) +
+        '</div><span class="badge">' + esc(r.dir) + "</span></td><td>" + prompt + "</td><td><pre>" + esc(r.tg) + "</pre></td>" +
+        compareCell(r.b, "col-base") + compareCell(r.t, "col-tuned") + "</tr>";
     },
     paired: function (r) {
       var prompt = "<details><summary>" + esc(r.p0) + "</summary><pre>" + esc(r.mi) + "</pre>";

@@ -1,0 +1,1 @@
+"""Paired comparison of two harness runs (lm-evaluation-harness, Inspect): ``forgetlab compare``."""
