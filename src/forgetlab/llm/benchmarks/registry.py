@@ -25,6 +25,7 @@ BENCHMARKS: Registry[BenchmarkCommand] = Registry(
         "icl-vs-if": "forgetlab.llm.evaluate:COMMAND",
         "harmful": "forgetlab.llm.harmful_eval:COMMAND",
         "xnli": "forgetlab.llm.benchmarks.xnli:COMMAND",
+        "ifeval": "forgetlab.llm.benchmarks.ifeval:COMMAND",
     },
 )
 
