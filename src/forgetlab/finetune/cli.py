@@ -259,9 +259,8 @@ def data_group() -> None:
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--corpus",
-    default="/usr/share/common-licenses",
-    show_default=True,
-    help="Text file or directory.",
+    multiple=True,
+    help="Text file or directory (repeatable; default /usr/share/common-licenses).",
 )
 @click.option("--n", type=int, default=200, show_default=True, help="Passages.")
 @click.option(
@@ -270,8 +269,26 @@ def data_group() -> None:
     show_default=True,
     help="Backend spec, or 'none' (use the text's own second half).",
 )
+@click.option(
+    "--true-half",
+    is_flag=True,
+    help="Control variant: each passage's own second half is the response (no teacher).",
+)
 @click.option("--mode", type=click.Choice(["chat", "complete"]), default="chat", show_default=True)
 @click.option("--max-new-tokens", type=int, default=128, show_default=True)
+@click.option("--max-words", type=int, default=160, show_default=True, help="Passage length cap.")
+@click.option(
+    "--prose",
+    is_flag=True,
+    help="Keep only running prose (drop markup, code, tables): for documentation sources.",
+)
+@click.option(
+    "--contamination-ngram",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Word n-gram length of the check against the evaluation prompts.",
+)
 @click.option(
     "--messages",
     "as_messages",
@@ -292,32 +309,41 @@ def data_group() -> None:
 )
 def data_nonins_cmd(
     out_file: str,
-    corpus: str,
+    corpus: tuple[str, ...],
     n: int,
     teacher: str,
+    true_half: bool,
     mode: str,
     max_new_tokens: int,
+    max_words: int,
+    prose: bool,
+    contamination_ngram: int,
     as_messages: bool,
     seed: int,
     batch_size: int,
     teacher_prompt: str,
     overwrite: bool,
 ) -> None:
-    """Non-instructional data: a text's first half -> a teacher's continuation."""
-    from forgetlab.finetune.data.nonins import build_nonins
+    """Non-instructional data: a text's first half -> a teacher's continuation (or, with
+    --true-half, its own second half), checked against the evaluation prompts."""
+    from forgetlab.finetune.data.nonins import DEFAULT_CORPUS, build_nonins
 
     _echo_json(
         build_nonins(
             out_file,
-            corpus=corpus,
+            corpus=list(corpus) or DEFAULT_CORPUS,
             n=n,
             teacher=teacher,
+            true_half=true_half,
             mode=mode,  # type: ignore[arg-type]
             max_new_tokens=max_new_tokens,
+            max_words=max_words,
             seed=seed,
             as_messages=as_messages,
             batch_size=batch_size,
             teacher_prompt=teacher_prompt,
+            prose=prose,
+            contamination_ngram=contamination_ngram,
             overwrite=overwrite,
         )
     )
