@@ -105,7 +105,7 @@ def test_planted_overlap_in_the_corpus_fails_and_writes_nothing(tmp_path: Path) 
     src = corpus(tmp_path, extra=planted + " " + " ".join(f"pad{j}" for j in range(30)))
     out = tmp_path / "c.jsonl"
     with pytest.raises(
-        ForgetlabError, match="contamination check failed: row \\d+ shares .* ifeval prompt 3"
+        ForgetlabError, match=r"contamination check failed: row \d+ shares .* ifeval prompt 3"
     ):
         build_nonins(out, corpus=src, n=9, true_half=True, min_words=10)
     assert not out.exists() and not provenance_path(out).exists()
@@ -149,7 +149,7 @@ def test_teacher_that_does_not_load_is_one_line(
     monkeypatch.setattr(backends_pkg, "load_backend", broken)
     src = corpus(tmp_path)
     with pytest.raises(
-        ForgetlabError, match="teacher 'hf:/nowhere' did not load: hf:/nowhere: config.json"
+        ForgetlabError, match=r"teacher 'hf:/nowhere' did not load: hf:/nowhere: config\.json"
     ):
         build_nonins(tmp_path / "x.jsonl", corpus=src, n=2, teacher="hf:/nowhere", min_words=10)
     code = 0
