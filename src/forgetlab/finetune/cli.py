@@ -198,6 +198,12 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     default=None,
     help="Learning rate of stage 1 (default 10x stage 2's).",
 )
+@click.option(
+    "--joint",
+    is_flag=True,
+    help="Baseline: control tokens and model trained together from the start, for "
+    "stage-1 + stage-2 steps at stage 2's settings (OUT/joint/).",
+)
 def meet_cmd(
     model: str,
     data: str,
@@ -214,10 +220,12 @@ def meet_cmd(
     tokens: str | None,
     stage1_steps: int | None,
     stage1_lr: float | None,
+    joint: bool,
 ) -> None:
-    """MEET: stage 1 trains only the control-token embeddings, stage 2 fine-tunes with them."""
+    """MEET: stage 1 trains only the control-token embeddings, stage 2 fine-tunes with them
+    (--joint: both together from the start, the paper's baseline)."""
     from forgetlab.finetune.config import sft_config
-    from forgetlab.finetune.meet import run_meet
+    from forgetlab.finetune.meet import run_meet, run_meet_joint
 
     extra = {
         "model": model,
@@ -235,6 +243,18 @@ def meet_cmd(
         update={"train": train1, "eval": stage2.eval.model_copy(update={"suites": []})}
     )
     toks = [t.strip() for t in tokens.split(",") if t.strip()] if tokens else None
+    if joint:
+        res = run_meet_joint(stage1, stage2, out_dir, tokens=toks, overwrite=overwrite)
+        _echo_json(
+            {
+                "tokens": res["tokens"],
+                "token_ids": res["token_ids"],
+                "steps": res["steps"],
+                "joint": _summary(res["joint"]),
+                "load_with": res["load_with"],
+            }
+        )
+        return
     result = run_meet(stage1, stage2, out_dir, tokens=toks, overwrite=overwrite)
     _echo_json(
         {
@@ -419,6 +439,16 @@ def data_safety_cmd(
     help="Derive from an SFT JSONL instead of templates.",
 )
 @click.option(
+    "--teacher",
+    default=None,
+    help="Backend spec answering everyday requests: concise = first sentence of its answer, "
+    "detailed = whole answer; writes OUT.eval.jsonl with held-out requests.",
+)
+@click.option("--max-new-tokens", type=int, default=160, show_default=True)
+@click.option(
+    "--eval-tasks", type=int, default=12, show_default=True, help="Tasks held out for evaluation."
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["messages", "prompt-completion"]),
@@ -432,13 +462,31 @@ def data_safety_cmd(
     help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
 )
 def data_control_cmd(
-    out_file: str, n: int, source: str | None, fmt: str, seed: int, overwrite: bool
+    out_file: str,
+    n: int,
+    source: str | None,
+    teacher: str | None,
+    max_new_tokens: int,
+    eval_tasks: int,
+    fmt: str,
+    seed: int,
+    overwrite: bool,
 ) -> None:
     """Control-token (MEET) data: <concise>/<detailed> + instruction -> short/worked answer."""
     from forgetlab.finetune.data.control import build_control
 
     _echo_json(
-        build_control(out_file, n=n, source=source, fmt=fmt, seed=seed, overwrite=overwrite)  # type: ignore[arg-type]
+        build_control(
+            out_file,
+            n=n,
+            source=source,
+            fmt=fmt,  # type: ignore[arg-type]
+            seed=seed,
+            teacher=teacher,
+            max_new_tokens=max_new_tokens,
+            eval_tasks=eval_tasks,
+            overwrite=overwrite,
+        )
     )
 
 
