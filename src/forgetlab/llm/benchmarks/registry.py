@@ -26,6 +26,7 @@ BENCHMARKS: Registry[BenchmarkCommand] = Registry(
         "harmful": "forgetlab.llm.harmful_eval:COMMAND",
         "xnli": "forgetlab.llm.benchmarks.xnli:COMMAND",
         "ifeval": "forgetlab.llm.benchmarks.ifeval:COMMAND",
+        "controllability": "forgetlab.llm.benchmarks.controllability:COMMAND",
     },
 )
 
