@@ -81,7 +81,8 @@ def limit_args(s: Settings) -> list[str]:
 
 def build_data(s: Settings, arm: str, seed: int) -> Path:
     data = s.out / "data" / f"{arm}-seed{seed}.jsonl"
-    data.parent.mkdir(parents=True, exist_ok=True)
+    if not s.dry_run:
+        data.parent.mkdir(parents=True, exist_ok=True)
     n = s.data_n
     if arm == "sft":  # pair 1's data recipe (docs/real-pairs-pair1.md)
         args = [
