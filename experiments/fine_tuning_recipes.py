@@ -56,6 +56,7 @@ class Settings:
     limit: int | None
     ppl_passages: int
     dry_run: bool
+    control_templates: bool = False
     data_n: dict[str, int] = field(default_factory=dict)
 
 
@@ -246,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-scale", type=float, default=1.0, help="Scale every data size.")
     ap.add_argument("--ppl-passages", type=int, default=100)
     ap.add_argument("--dry-run", action="store_true", help="Print the commands only.")
+    ap.add_argument(
+        "--control-templates",
+        action="store_true",
+        help="MEET data from the exact templates, not the teacher (no controllability "
+        "evaluation: smoke runs with a random teacher).",
+    )
     a = ap.parse_args(argv)
     arms = [x for x in a.arms.split(",") if x]
     bad = sorted(set(arms) - set(ARMS))
@@ -254,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     scale = {"instructions": 800, "passages": 200, "nonins": 600, "control": 300}
     s = Settings(
         a.out, a.results, a.model, a.teacher, a.preset, a.steps, a.stage1_steps, a.limit,
-        a.ppl_passages, a.dry_run, {k: max(2, round(v * a.data_scale)) for k, v in scale.items()},
+        a.ppl_passages, a.dry_run, a.control_templates,
+        {k: max(2, round(v * a.data_scale)) for k, v in scale.items()},
     )  # fmt: skip
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     seeds = [int(x) for x in a.seeds.split(",") if x]

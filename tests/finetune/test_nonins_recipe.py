@@ -199,3 +199,17 @@ def test_cli_two_corpora_true_half_and_contamination_exit_2(
     err = capsys.readouterr().err.strip()
     assert code == 2 and "contamination check failed" in err and "\n" not in err
     assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_teacher_with_only_empty_continuations_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "e.jsonl"
+    with pytest.raises(ForgetlabError, match="empty continuation for all 3 passages"):
+        build_nonins(
+            out,
+            corpus=corpus(tmp_path),
+            n=3,
+            teacher="mute",
+            teacher_backend=Parrot("  "),
+            min_words=10,
+        )
+    assert not out.exists()

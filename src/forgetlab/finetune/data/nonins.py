@@ -304,6 +304,11 @@ def build_nonins(
         min_rows=n,
     )
     kept = [r for r in rows if r["response"]]
+    if not kept:
+        raise ForgetlabError(
+            f"the teacher {teacher_name} returned an empty continuation for all {len(rows)} "
+            "passages; nothing written (try --mode complete or another --teacher)"
+        )
     checked = check_texts([r["instruction"] + "\n" + r["response"] for r in kept], index)
     data = [
         {
