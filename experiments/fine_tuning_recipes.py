@@ -133,8 +133,6 @@ def build_data(s: Settings, arm: str, seed: int) -> Path:
             "control",
             "--out",
             str(data),
-            "--teacher",
-            s.teacher,
             "--n",
             str(n["control"]),
             "--format",
@@ -142,6 +140,7 @@ def build_data(s: Settings, arm: str, seed: int) -> Path:
             "--seed",
             str(seed),
         ]
+        args += [] if s.control_templates else ["--teacher", s.teacher]
     forgetlab(s, args, data)  # fmt: skip
     return data
 
