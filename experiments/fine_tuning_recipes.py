@@ -277,9 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             data = build_data(s, arm, seed)
             tuned = train(s, arm, seed, data)
-            control_eval = (
-                data.with_name(data.stem + ".eval.jsonl") if arm.startswith("meet") else None
-            )
+            meet = arm.startswith("meet") and not s.control_templates
+            control_eval = data.with_name(data.stem + ".eval.jsonl") if meet else None
             evaluate(s, arm, seed, tuned, control_eval)
     return 0
 
