@@ -62,7 +62,14 @@ def test_export_prompts_subsets_and_transforms(tmp_path: Path) -> None:
 
 
 def test_registry_knows_other_benchmarks() -> None:
-    assert set(prompt_exports()) == {"icl-vs-if", "harmful", "multijail", "benign", "xnli"}
+    assert set(prompt_exports()) == {
+        "icl-vs-if",
+        "harmful",
+        "multijail",
+        "benign",
+        "xnli",
+        "ifeval",
+    }
     with pytest.raises(ForgetlabError, match="unknown benchmark 'nli'"):
         export_rows("nli")
     with pytest.raises(ForgetlabError, match="does not take option"):

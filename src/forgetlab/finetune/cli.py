@@ -198,6 +198,12 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     default=None,
     help="Learning rate of stage 1 (default 10x stage 2's).",
 )
+@click.option(
+    "--joint",
+    is_flag=True,
+    help="Baseline: control tokens and model trained together from the start, for "
+    "stage-1 + stage-2 steps at stage 2's settings (OUT/joint/).",
+)
 def meet_cmd(
     model: str,
     data: str,
@@ -214,10 +220,12 @@ def meet_cmd(
     tokens: str | None,
     stage1_steps: int | None,
     stage1_lr: float | None,
+    joint: bool,
 ) -> None:
-    """MEET: stage 1 trains only the control-token embeddings, stage 2 fine-tunes with them."""
+    """MEET: stage 1 trains only the control-token embeddings, stage 2 fine-tunes with them
+    (--joint: both together from the start, the paper's baseline)."""
     from forgetlab.finetune.config import sft_config
-    from forgetlab.finetune.meet import run_meet
+    from forgetlab.finetune.meet import run_meet, run_meet_joint
 
     extra = {
         "model": model,
@@ -235,6 +243,18 @@ def meet_cmd(
         update={"train": train1, "eval": stage2.eval.model_copy(update={"suites": []})}
     )
     toks = [t.strip() for t in tokens.split(",") if t.strip()] if tokens else None
+    if joint:
+        res = run_meet_joint(stage1, stage2, out_dir, tokens=toks, overwrite=overwrite)
+        _echo_json(
+            {
+                "tokens": res["tokens"],
+                "token_ids": res["token_ids"],
+                "steps": res["steps"],
+                "joint": _summary(res["joint"]),
+                "load_with": res["load_with"],
+            }
+        )
+        return
     result = run_meet(stage1, stage2, out_dir, tokens=toks, overwrite=overwrite)
     _echo_json(
         {
@@ -259,9 +279,8 @@ def data_group() -> None:
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--corpus",
-    default="/usr/share/common-licenses",
-    show_default=True,
-    help="Text file or directory.",
+    multiple=True,
+    help="Text file or directory (repeatable; default /usr/share/common-licenses).",
 )
 @click.option("--n", type=int, default=200, show_default=True, help="Passages.")
 @click.option(
@@ -270,8 +289,26 @@ def data_group() -> None:
     show_default=True,
     help="Backend spec, or 'none' (use the text's own second half).",
 )
+@click.option(
+    "--true-half",
+    is_flag=True,
+    help="Control variant: each passage's own second half is the response (no teacher).",
+)
 @click.option("--mode", type=click.Choice(["chat", "complete"]), default="chat", show_default=True)
 @click.option("--max-new-tokens", type=int, default=128, show_default=True)
+@click.option("--max-words", type=int, default=160, show_default=True, help="Passage length cap.")
+@click.option(
+    "--prose",
+    is_flag=True,
+    help="Keep only running prose (drop markup, code, tables): for documentation sources.",
+)
+@click.option(
+    "--contamination-ngram",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Word n-gram length of the check against the evaluation prompts.",
+)
 @click.option(
     "--messages",
     "as_messages",
@@ -292,32 +329,41 @@ def data_group() -> None:
 )
 def data_nonins_cmd(
     out_file: str,
-    corpus: str,
+    corpus: tuple[str, ...],
     n: int,
     teacher: str,
+    true_half: bool,
     mode: str,
     max_new_tokens: int,
+    max_words: int,
+    prose: bool,
+    contamination_ngram: int,
     as_messages: bool,
     seed: int,
     batch_size: int,
     teacher_prompt: str,
     overwrite: bool,
 ) -> None:
-    """Non-instructional data: a text's first half -> a teacher's continuation."""
-    from forgetlab.finetune.data.nonins import build_nonins
+    """Non-instructional data: a text's first half -> a teacher's continuation (or, with
+    --true-half, its own second half), checked against the evaluation prompts."""
+    from forgetlab.finetune.data.nonins import DEFAULT_CORPUS, build_nonins
 
     _echo_json(
         build_nonins(
             out_file,
-            corpus=corpus,
+            corpus=list(corpus) or DEFAULT_CORPUS,
             n=n,
             teacher=teacher,
+            true_half=true_half,
             mode=mode,  # type: ignore[arg-type]
             max_new_tokens=max_new_tokens,
+            max_words=max_words,
             seed=seed,
             as_messages=as_messages,
             batch_size=batch_size,
             teacher_prompt=teacher_prompt,
+            prose=prose,
+            contamination_ngram=contamination_ngram,
             overwrite=overwrite,
         )
     )
@@ -426,6 +472,16 @@ def data_safety_cmd(
     help="Derive from an SFT JSONL instead of templates.",
 )
 @click.option(
+    "--teacher",
+    default=None,
+    help="Backend spec answering everyday requests: concise = first sentence of its answer, "
+    "detailed = whole answer; writes OUT.eval.jsonl with held-out requests.",
+)
+@click.option("--max-new-tokens", type=int, default=160, show_default=True)
+@click.option(
+    "--eval-tasks", type=int, default=12, show_default=True, help="Tasks held out for evaluation."
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["messages", "prompt-completion"]),
@@ -439,13 +495,31 @@ def data_safety_cmd(
     help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
 )
 def data_control_cmd(
-    out_file: str, n: int, source: str | None, fmt: str, seed: int, overwrite: bool
+    out_file: str,
+    n: int,
+    source: str | None,
+    teacher: str | None,
+    max_new_tokens: int,
+    eval_tasks: int,
+    fmt: str,
+    seed: int,
+    overwrite: bool,
 ) -> None:
     """Control-token (MEET) data: <concise>/<detailed> + instruction -> short/worked answer."""
     from forgetlab.finetune.data.control import build_control
 
     _echo_json(
-        build_control(out_file, n=n, source=source, fmt=fmt, seed=seed, overwrite=overwrite)  # type: ignore[arg-type]
+        build_control(
+            out_file,
+            n=n,
+            source=source,
+            fmt=fmt,  # type: ignore[arg-type]
+            seed=seed,
+            teacher=teacher,
+            max_new_tokens=max_new_tokens,
+            eval_tasks=eval_tasks,
+            overwrite=overwrite,
+        )
     )
 
 

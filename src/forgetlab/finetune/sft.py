@@ -114,7 +114,8 @@ def build_trainer(
         disable_tqdm=True,
         dataset_num_proc=None,
     )
-    if peft_config is None and cfg.method == "lora":
+    already_peft = hasattr(model, "peft_config")  # a caller's adapter (MEET's joint run)
+    if peft_config is None and cfg.method == "lora" and not already_peft:
         from peft import LoraConfig
 
         peft_config = LoraConfig(

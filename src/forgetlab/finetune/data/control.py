@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +25,11 @@ CONTROL_TOKENS = ("<concise>", "<detailed>")
 Format = Literal["messages", "prompt-completion"]
 
 
-def templated_triples(n: int, seed: int) -> list[tuple[str, str, str]]:
-    """``n`` (instruction, concise answer, detailed answer) triples, exact by construction."""
+def templated_triples(
+    n: int, seed: int, reject: Callable[[str], bool] | None = None
+) -> list[tuple[str, str, str]]:
+    """``n`` (instruction, concise answer, detailed answer) triples, exact by construction;
+    a question ``reject`` flags (one an evaluation asks) is drawn again."""
     rng = random.Random(seed)
     out: list[tuple[str, str, str]] = []
     seen: set[str] = set()
@@ -50,7 +54,7 @@ def templated_triples(n: int, seed: int) -> list[tuple[str, str, str]]:
                 f"{km * 1000} meters.",
                 f"One kilometer is 1000 meters, so {km} kilometers is {km} x 1000 = {km * 1000} meters.",
             )
-        if q not in seen:
+        if q not in seen and not (reject and reject(q)):
             seen.add(q)
             out.append(t)
     return out
@@ -82,24 +86,21 @@ def triples_from_file(path: str | Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def build_control(
-    out: str | Path,
-    *,
-    n: int = 200,
-    source: str | Path | None = None,
-    fmt: Format = "messages",
-    seed: int = 0,
-    overwrite: bool = False,
-) -> dict[str, Any]:
-    """Write the control-token JSONL (2 rows per instruction) and its provenance sidecar."""
-    if n < 1:
-        raise ForgetlabError("--n must be >= 1")
-    triples = triples_from_file(source)[:n] if source else templated_triples(n, seed)
+def control_input(token: str, request: str, fmt: Format) -> str:
+    """What the model reads for ``request`` under ``token``: the user message (messages) or
+    the raw prompt (prompt-completion); training and the controllability evaluation share it."""
+    return f"{token} {request}" if fmt == "messages" else f"{token} {request}\nAnswer:"
+
+
+def control_rows(
+    triples: Sequence[tuple[str, str, str]], fmt: Format, seed: int
+) -> list[dict[str, Any]]:
+    """Two rows per (request, concise, detailed) triple, one per control token, shuffled."""
     concise, detailed = CONTROL_TOKENS
     rows: list[dict[str, Any]] = []
     for q, short, long in triples:
         for tok, ans in ((concise, short), (detailed, long)):
-            prompt = f"{tok} {q}"
+            prompt = control_input(tok, q, fmt)
             if fmt == "messages":
                 rows.append(
                     {
@@ -110,20 +111,84 @@ def build_control(
                     }
                 )
             else:
-                rows.append({"prompt": f"{prompt}\nAnswer:", "completion": f" {ans}"})
+                rows.append({"prompt": prompt, "completion": f" {ans}"})
     random.Random(seed).shuffle(rows)
+    return rows
+
+
+def build_control(
+    out: str | Path,
+    *,
+    n: int = 200,
+    source: str | Path | None = None,
+    fmt: Format = "messages",
+    seed: int = 0,
+    teacher: str | None = None,
+    teacher_backend: Any = None,
+    max_new_tokens: int = 160,
+    eval_tasks: int = 12,
+    batch_size: int = 8,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write the control-token JSONL (2 rows per instruction) and its provenance sidecar.
+
+    With ``teacher`` the pairs come from a teacher's answers to everyday requests
+    (:mod:`forgetlab.finetune.data.controllable`), and a held-out evaluation file
+    ``OUT.eval.jsonl`` is written beside the data. Every row passes the contamination check
+    against the evaluation prompts before anything is written.
+    """
+    from forgetlab.finetune.data.contamination import check_texts, describe, evaluation_index
+
+    if n < 1:
+        raise ForgetlabError("--n must be >= 1")
+    if source and teacher:
+        raise ForgetlabError("give --source or --teacher, not both")
+    index = evaluation_index()
+    extra: dict[str, Any] = {}
+    held_out: list[dict[str, Any]] = []
+    if teacher:
+        from forgetlab.finetune.data.controllable import teacher_triples
+
+        built = teacher_triples(
+            Path(out), n=n, seed=seed, teacher=teacher, teacher_backend=teacher_backend,
+            max_new_tokens=max_new_tokens, eval_tasks=eval_tasks, batch_size=batch_size,
+        )  # fmt: skip
+        triples, held_out = built["train"], built["eval"]
+        extra = {k: v for k, v in built.items() if k not in ("train", "eval")}
+    elif source:
+        triples = triples_from_file(source)[:n]
+    else:
+        triples = templated_triples(n, seed, reject=lambda q: index.find(q) is not None)
+    rows = control_rows(triples, fmt, seed)
+    checked = check_texts([" ".join(t) for t in triples], index)
     settings = {
         "n": n,
-        "source": str(source) if source else "templates",
+        "source": f"teacher:{teacher}" if teacher else (str(source) if source else "templates"),
         "format": fmt,
         "seed": seed,
+        **({"max_new_tokens": max_new_tokens, "eval_tasks": eval_tasks} if teacher else {}),
     }
+    if held_out:
+        from forgetlab.finetune.data.controllable import eval_path
+
+        extra["eval_file"] = str(eval_path(Path(out)))
     write_jsonl(
         out,
         rows,
         builder="control",
         settings=settings,
         control_tokens=list(CONTROL_TOKENS),
+        contamination_check={"method": describe(index), **checked},
         overwrite=overwrite,
+        **extra,
     )
-    return {"out": str(out), "rows": len(rows), "control_tokens": list(CONTROL_TOKENS)}
+    if held_out:
+        from forgetlab.finetune.data.controllable import write_eval_file
+
+        write_eval_file(Path(out), held_out, fmt)
+    return {
+        "out": str(out),
+        "rows": len(rows),
+        "control_tokens": list(CONTROL_TOKENS),
+        **({"eval_file": extra["eval_file"], "eval_requests": len(held_out)} if held_out else {}),
+    }

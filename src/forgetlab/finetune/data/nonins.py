@@ -1,8 +1,11 @@
 """Non-instructional fine-tuning data (docs/finetuning.md#data-nonins--non-instructional-data): a text's first half is the "instruction",
 a teacher model's continuation of it is the response.
 
-Corpus: any text file or directory of text files, split into paragraphs (blank-line
-separated, whitespace collapsed). The offline default is Debian's
+Corpus: text files or directories of text files (one or several), split into paragraphs
+(blank-line separated, whitespace collapsed); ``prose`` keeps only running prose of
+documentation sources (:mod:`forgetlab.finetune.data.prose`), as ``data instruct`` does with
+the Python documentation. The licence of each known corpus goes into the sidecar
+(``CORPUS_LICENCES``). The offline default is Debian's
 ``/usr/share/common-licenses`` (package ``base-files``, installed on every Debian system):
 ~18 licence texts, plain English prose unrelated to either evaluation benchmark. (The
 packaged ICL-vs-IF sentence pool is deliberately *not* used: training on the evaluation
@@ -11,10 +14,12 @@ sentences would contaminate the ICL-vs-IF measurement.)
 Teacher: any backend spec (e.g. ``packaged:smollm2-135m-instruct``), asked either through
 its chat template (``chat``: the user message is ``teacher_prompt`` with the first half in
 place of ``{text}`` — a bare passage makes a small chat model answer "How can I help?"
-instead of continuing) or as raw continuation (``complete``); or ``none``, which uses the
-text's own second half (no model; a baseline and the fast path for tests). The training
-"instruction" is always the bare first half. Teacher outputs are cached in
-``FILE.teacher.jsonl`` so an interrupted build resumes.
+instead of continuing) or as raw continuation (``complete``); or the *true second half*
+control (``true_half``, or teacher ``none``): the text's own second half, no model. The
+training "instruction" is always the bare first half. Teacher outputs are cached in
+``FILE.teacher.jsonl`` so an interrupted build resumes. Finished rows must pass the
+contamination check against the evaluation prompts (``contamination.py``) before the file
+is written; a failure writes nothing.
 """
 
 from __future__ import annotations
@@ -25,16 +30,57 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from forgetlab.errors import ForgetlabError
+from forgetlab.errors import ForgetlabError, one_line
+from forgetlab.finetune.data.contamination import (
+    NGRAM,
+    NgramIndex,
+    check_texts,
+    describe,
+    evaluation_index,
+)
 from forgetlab.finetune.data.io import write_jsonl
+from forgetlab.finetune.data.prose import prose_paragraph
 
 DEFAULT_CORPUS = "/usr/share/common-licenses"
 DEFAULT_TEACHER_PROMPT = "Continue the following text.\n\n{text}"
+# The one packaged model tuned to answer users (docs/finetuning.md#data-nonins--non-instructional-data).
+DEFAULT_TEACHER = "packaged:smollm2-135m-instruct"
 TeacherMode = Literal["chat", "complete"]
 
 
-def read_corpus(path: str | Path) -> list[tuple[str, str]]:
-    """(source file name, paragraph) pairs from a text file or every file in a directory."""
+Corpus = str | Path | Sequence[str | Path]
+
+# Offline corpora forgetlab knows, with the terms their text is under (recorded in the sidecar).
+CORPUS_LICENCES: dict[str, str] = {
+    "/usr/share/common-licenses": (
+        "the licence texts themselves (Debian package base-files); each permits verbatim "
+        "copying and distribution of its text (e.g. the GPL: 'Everyone is permitted to copy "
+        "and distribute verbatim copies of this license document')"
+    ),
+    "/usr/share/doc/python3.11/html/_sources": (
+        "PSF License Agreement (Debian package python3.11-doc; "
+        "/usr/share/doc/python3.11-doc/copyright): redistribution of derived works allowed "
+        "with the notice kept"
+    ),
+}
+
+
+def corpus_paths(corpus: Corpus) -> list[str]:
+    return [str(corpus)] if isinstance(corpus, str | Path) else [str(c) for c in corpus]
+
+
+def corpus_licences(corpus: Corpus) -> dict[str, str]:
+    """Each corpus path's licence as forgetlab knows it (or a note to check it)."""
+    return {
+        c: CORPUS_LICENCES.get(c.rstrip("/"), "not known to forgetlab: check the source's terms")
+        for c in corpus_paths(corpus)
+    }
+
+
+def read_corpus(path: Corpus) -> list[tuple[str, str]]:
+    """(source file name, paragraph) pairs from text files, or every file in directories."""
+    if not isinstance(path, str | Path):
+        return [pair for one in path for pair in read_corpus(one)]
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and not f.is_symlink())
@@ -56,6 +102,18 @@ def read_corpus(path: str | Path) -> list[tuple[str, str]]:
     if not out:
         raise ForgetlabError(f"corpus {p} holds no readable text")
     return out
+
+
+def load_teacher(spec: str) -> Any:
+    """The teacher backend; any failure to load it is one line naming the spec."""
+    from forgetlab.llm.backends import load_backend
+
+    try:
+        return load_backend(spec)
+    except ForgetlabError:
+        raise
+    except Exception as exc:
+        raise ForgetlabError(f"teacher {spec!r} did not load: {one_line(exc)}") from None
 
 
 def split_half(text: str) -> tuple[str, str]:
@@ -101,7 +159,7 @@ def select_passages(
 def continuation_rows(
     *,
     out_path: Path,
-    corpus: str | Path,
+    corpus: Corpus,
     n: int,
     teacher: str | None,
     teacher_backend: Any,
@@ -114,6 +172,7 @@ def continuation_rows(
     teacher_prompt: str,
     keep: Callable[[str], bool] | None = None,
     clean: Callable[[str], str | None] | None = None,
+    min_rows: int = 1,
 ) -> tuple[list[dict[str, Any]], str, dict[str, Any] | None, str]:
     """Passages split in half with their continuation: (rows, teacher name, identity, wrap).
 
@@ -138,6 +197,11 @@ def continuation_rows(
     passages = select_passages(
         paragraphs, n, min_words=min_words, max_words=max_words, seed=seed, keep=keep
     )
+    if len(passages) < min_rows:
+        raise ForgetlabError(
+            f"the corpus gives only {len(passages)} passages of >= {min_words} words "
+            f"(--n {min_rows} asked); pass a larger --corpus or a smaller --n"
+        )
     items = []
     for i, (src, text) in enumerate(passages):
         first, second = split_half(text)
@@ -153,9 +217,7 @@ def continuation_rows(
     teacher_name = "none"
     if teacher_backend is not None or (teacher and teacher != "none"):
         if teacher_backend is None:
-            from forgetlab.llm.backends import load_backend
-
-            teacher_backend = load_backend(str(teacher))
+            teacher_backend = load_teacher(str(teacher))
         teacher_name = str(teacher or teacher_backend.identity.name)
         cache = JsonlCache(out_path.with_name(out_path.name + ".teacher.jsonl"))
         wanted = {it["id"]: it["teacher_input"] for it in items}
@@ -195,10 +257,11 @@ def continuation_rows(
 def build_nonins(
     out: str | Path,
     *,
-    corpus: str | Path = DEFAULT_CORPUS,
+    corpus: Corpus = DEFAULT_CORPUS,
     n: int = 200,
-    teacher: str | None = "packaged:smollm2-135m-instruct",
+    teacher: str | None = DEFAULT_TEACHER,
     teacher_backend: Any = None,
+    true_half: bool = False,
     mode: TeacherMode = "chat",
     max_new_tokens: int = 128,
     min_words: int = 24,
@@ -207,10 +270,23 @@ def build_nonins(
     as_messages: bool = False,
     batch_size: int = 8,
     teacher_prompt: str = DEFAULT_TEACHER_PROMPT,
+    prose: bool = False,
+    contamination_ngram: int = NGRAM,
+    contamination_index: NgramIndex | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar."""
+    """Write ``out`` (JSONL, prompt/completion or messages) and its provenance sidecar.
+
+    ``true_half`` (or ``teacher="none"``) is the control: each passage's own second half is
+    the response, so the teacher's contribution can be told apart from the passages'. Every
+    row is checked against the evaluation prompts before anything is written
+    (:mod:`forgetlab.finetune.data.contamination`); fewer than ``n`` usable passages is an
+    error, not a smaller file.
+    """
     out_path = Path(out)
+    if true_half:
+        teacher, teacher_backend = "none", None
+    index = contamination_index or evaluation_index(contamination_ngram)
     rows, teacher_name, identity, wrap = continuation_rows(
         out_path=out_path,
         corpus=corpus,
@@ -224,8 +300,16 @@ def build_nonins(
         seed=seed,
         batch_size=batch_size,
         teacher_prompt=teacher_prompt,
+        clean=prose_paragraph if prose else None,
+        min_rows=n,
     )
     kept = [r for r in rows if r["response"]]
+    if not kept:
+        raise ForgetlabError(
+            f"the teacher {teacher_name} returned an empty continuation for all {len(rows)} "
+            "passages; nothing written (try --mode complete or another --teacher)"
+        )
+    checked = check_texts([r["instruction"] + "\n" + r["response"] for r in kept], index)
     data = [
         {
             "messages": [
@@ -237,9 +321,11 @@ def build_nonins(
         else {"prompt": r["instruction"], "completion": " " + r["response"]}
         for r in kept
     ]
+    variant = "true-half" if teacher_name == "none" else "teacher"
     settings = {
-        "corpus": str(corpus),
+        "corpus": corpus_paths(corpus),
         "n": n,
+        "variant": variant,
         "teacher": teacher_name,
         "mode": mode,
         "max_new_tokens": max_new_tokens,
@@ -247,7 +333,9 @@ def build_nonins(
         "max_words": max_words,
         "seed": seed,
         "as_messages": as_messages,
-        "teacher_prompt": wrap,
+        "prose_filter": prose,
+        "teacher_prompt": wrap if variant == "teacher" else None,
+        "contamination_ngram": index.n,
     }
     write_jsonl(
         out_path,
@@ -256,12 +344,15 @@ def build_nonins(
         settings=settings,
         dropped_empty=len(rows) - len(kept),
         sources=sorted({r["source"] for r in kept}),
+        corpus_licences=corpus_licences(corpus),
         teacher_identity=identity,
+        contamination_check={"method": describe(index), **checked},
         overwrite=overwrite,
     )
     return {
         "out": str(out_path),
         "rows": len(data),
         "dropped_empty": len(rows) - len(kept),
+        "variant": variant,
         "teacher": teacher_name,
     }

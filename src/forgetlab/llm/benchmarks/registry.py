@@ -25,6 +25,8 @@ BENCHMARKS: Registry[BenchmarkCommand] = Registry(
         "icl-vs-if": "forgetlab.llm.benchmarks.icl_vs_if.benchmark:COMMAND",
         "harmful": "forgetlab.llm.benchmarks.harmful.benchmark:COMMAND",
         "xnli": "forgetlab.llm.benchmarks.xnli:COMMAND",
+        "ifeval": "forgetlab.llm.benchmarks.ifeval:COMMAND",
+        "controllability": "forgetlab.llm.benchmarks.controllability:COMMAND",
     },
 )
 
