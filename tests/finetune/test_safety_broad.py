@@ -49,7 +49,23 @@ def _brute_force(
 
 def test_near_duplicates_equal_the_all_pairs_reference() -> None:
     rng = random.Random(0)
-    words = ["how", "do", "i", "make", "a", "bomb", "cake", "kill", "process", "shoot", "photo", "the", "a", "my", "your"]
+    words = [
+        "how",
+        "do",
+        "i",
+        "make",
+        "a",
+        "bomb",
+        "cake",
+        "kill",
+        "process",
+        "shoot",
+        "photo",
+        "the",
+        "a",
+        "my",
+        "your",
+    ]
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 9))) for _ in range(120)]
     train, prot = texts[:60], [("p", t) for t in texts[60:]]
     train += ["How  do I KILL a frozen process?", "exactly the same"]

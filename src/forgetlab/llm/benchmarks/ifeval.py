@@ -47,8 +47,8 @@ from forgetlab.llm.benchmarks.command import (
     Flag,
     PromptExport,
 )
-from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.benchmarks.harmful.rates import wilson_interval
+from forgetlab.llm.benchmarks.loop import run_benchmark
 from forgetlab.llm.paired_rates import METHOD as PAIRED_METHOD
 from forgetlab.llm.paired_rates import paired_change
 from forgetlab.results import provenance
