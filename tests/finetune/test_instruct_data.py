@@ -252,8 +252,8 @@ def test_broad_answers_are_recomputed() -> None:
             x, y = masses[m[2]], masses[m[3]]
             assert a.lower() == (m[2] if (x > y) == (m[1] == "heavier") else m[3]).lower()
         elif name == "past_tense":
-            who, verb, rest = q.split(": ", 1)[1].split(" ", 2)
-            assert a == f"{who} {past[verb]} {rest}"
+            subject, verb, rest = q.split(": ", 1)[1].split(" ", 2)
+            assert a == f"{subject} {past[verb]} {rest}"
         elif name == "plural_subject":
             sentence = q.split(": ", 1)[1]
             sing, plur = next(n for n in ib.NOUNS if sentence.startswith(n[0] + " "))
