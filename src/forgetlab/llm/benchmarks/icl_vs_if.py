@@ -329,7 +329,7 @@ def generate_prompts(
 ) -> list[IclPrompt]:
     """The paper's prompts: for each language, each task, ``n`` prompts (default 7 x 4 x 100).
 
-    ``pool`` picks the sentences (:data:`POOLS`); scaffolds, draws and answers are the
+    ``pool`` picks the sentences (:data:`POOLS`); scaffolds, draw procedure and answers are the
     paper's whatever the pool. The draws depend on the pool's size only, so a 50- or
     100-sentence pool still gives ``n`` prompts per task, its sentences recurring across
     prompts (each prompt's three sentences are distinct). Languages default to the pool's.
