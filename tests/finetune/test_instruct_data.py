@@ -210,3 +210,133 @@ def test_instruct_via_cli_and_the_cpu_real_preset(
     cfg = sft_config("cpu-real", extra={"model": "m", "data": str(out)})
     assert cfg.method == "lora" and cfg.train.precision == "fp32"
     assert cfg.train.max_steps % cfg.train.save_steps == 0  # the last step is a curve point
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pair1"
+
+
+def _fresh_and_paper_sentences() -> list[str]:
+    from forgetlab.llm.benchmarks.icl_vs_if import POOLS
+
+    return [s for pool, langs in POOLS.items() for lang in langs for s in load_pool(lang, pool)]
+
+
+def test_broad_answers_are_recomputed() -> None:
+    from forgetlab.finetune.data import instruct_broad as ib
+
+    pairs = template_pairs(800, seed=3, families="broad")
+    names = {n for n, _, _ in pairs}
+    assert names == set(TEMPLATES) | set(ib.BROAD_TEMPLATES) and len(ib.BROAD_TEMPLATES) >= 12
+    masses = dict(ib.MASSES)
+    defs = dict(ib.DEFINITIONS)
+    how_to = dict(ib.HOW_TO)
+    past = {third: p for _, third, p in ib.VERBS}
+    checked: set[str] = set()
+    for name, q, a in pairs:
+        if name == "fact_qa":
+            facts = dict(
+                (m.group(1), m.groups()[1:])
+                for m in re.finditer(r"(\w+) is (\d+), lives in (\w+) and has ([\w ]+?)\.", q)
+            )
+            who = re.search(r"(?:How old is|Where does|What pet does) (\w+)", q)
+            assert who is not None and len(facts) == 3
+            age, city, pet = facts[who.group(1)]
+            want = age if "old" in q[-20:] else city if "live?" in q else pet
+            assert a.lower() == want.lower()
+        elif name == "older":
+            m = re.fullmatch(r"(\w+) is (\d+) years old and (\w+) is (\d+)\. Who is older\?", q)
+            assert m and a == (m[1] if int(m[2]) > int(m[4]) else m[3])
+        elif name == "heavier":
+            m = re.fullmatch(r"Which is (heavier|lighter), (.+) or (.+)\?", q)
+            assert m is not None
+            x, y = masses[m[2]], masses[m[3]]
+            assert a.lower() == (m[2] if (x > y) == (m[1] == "heavier") else m[3]).lower()
+        elif name == "past_tense":
+            subject, verb, rest = q.split(": ", 1)[1].split(" ", 2)
+            assert a == f"{subject} {past[verb]} {rest}"
+        elif name == "plural_subject":
+            sentence = q.split(": ", 1)[1]
+            sing, plur = next(n for n in ib.NOUNS if sentence.startswith(n[0] + " "))
+            third, rest = sentence[len(sing) + 1 :].split(" ", 1)
+            base = next(v for v, t, _ in ib.VERBS if t == third)
+            assert a == f"{plur} {base} {rest}"
+        elif name == "expand":
+            assert "'" not in a and a.replace(" ", "") != q.split(": ", 1)[1].replace(" ", "")
+        elif name == "sentiment":
+            review = q.split("? ", 1)[-1].split(": ", 1)[-1].lower()
+            pos = sum(p.lower() in review for p in ib.POSITIVE)
+            neg = sum(p.lower() in review for p in ib.NEGATIVE)
+            assert (pos, neg) in ((2, 0), (0, 2)) and a == ("Positive" if pos else "Negative")
+        elif name == "odd_one_out":
+            words = q.split(": ", 1)[1].rstrip("?").split(", ")
+            cats = [next(c for c, ws in ib.CATEGORIES.items() if w in ws) for w in words]
+            assert [w for w, c in zip(words, cats, strict=True) if cats.count(c) == 1] == [a]
+        elif name == "extract_number":
+            assert re.findall(r"\d+", q) == [a]
+        elif name in ("extract_name", "extract_date"):
+            assert re.search(rf"\b{a}\b", q.split("? ", 1)[1])
+        elif name == "name_three":
+            items = re.split(r", | and ", a.rstrip(".").lower())
+            cat = next(c for c in ib.CATEGORIES if q.startswith(f"Name three {c}"))
+            assert len(set(items)) == 3 and set(items) <= set(ib.CATEGORIES[cat])
+        elif name == "define":
+            assert defs[re.search(r"'(\w+)'", q)[1]] == a  # type: ignore[index]
+        elif name == "how_to":
+            assert how_to[q] == a and a.count(". ") >= 1
+        else:
+            continue
+        checked.add(name)
+    assert checked == set(ib.BROAD_TEMPLATES)
+
+
+def test_fresh_pool_sentences_are_an_overlap() -> None:
+    from forgetlab.llm.benchmarks.icl_vs_if import load_pool as pool
+
+    hit = find_overlap(f"Some words. {pool('fr', 'fresh-report')[7]} More words.")
+    assert hit is not None and hit.kind == "sentence"
+    hit = find_overlap(f"Text: {pool('en', 'fresh-select')[0].split(' ', 1)[1]}")
+    assert hit is not None and hit.kind == "sentence"  # a blanked startblank remainder
+
+
+def test_broad_data_never_overlaps_the_evaluation(tmp_path: Path) -> None:
+    out = tmp_path / "b.jsonl"
+    info = build_instruct(
+        out, n_instructions=800, n_passages=3, corpus=_planted(tmp_path), families="broad"
+    )
+    rows, _ = read_sft_jsonl(out)
+    assert info["templates"] == 800
+    text = "\n".join(r["prompt"] + r["completion"] for r in rows)
+    for s in _benchmark_strings():
+        assert s not in text, s
+    for s in _fresh_and_paper_sentences():
+        if len(s.split()) >= 2:
+            assert s not in text, s
+    assert not re.search(r"\b(Input|Output):", text)
+    assert "capitalize" not in text.lower() and "repeat" not in text.lower()
+    side = json.loads(provenance_path(out).read_text())
+    assert side["config"]["families"] == "broad"
+    assert {"fact_qa", "sentiment", "how_to"} <= set(side["row_kinds"])
+    with pytest.raises(ForgetlabError, match="unknown --families"):
+        build_instruct(tmp_path / "x.jsonl", n_passages=0, families="wide")
+
+
+@pytest.mark.skipif(not Path(DEFAULT_CORPUS).is_dir(), reason="python3.11-doc not installed")
+def test_shipped_pair1_data_rebuilds_byte_for_byte(tmp_path: Path) -> None:
+    """The documented pair-1 command (data_command in adapter.json) rebuilds the shipped file."""
+    from forgetlab.data import data_path
+
+    adapter = json.loads(data_path("adapters", "gemma-3-270m-if", "adapter.json").read_text())
+    argv = adapter["data_command"]
+    assert argv[:4] == ["forgetlab", "finetune", "data", "instruct"]
+    out = tmp_path / "instruct.jsonl"
+    argv[argv.index("--out") + 1] = str(out)
+    from forgetlab.cli import main
+
+    main(argv[1:])
+    shipped = SHIPPED / "instruct.jsonl"
+    assert file_sha256(out) == adapter["train_config"]["data_sha256"] == file_sha256(shipped)
+    rows, _ = read_sft_jsonl(out)
+    text = "\n".join(r["prompt"] + r["completion"] for r in rows)
+    for s in _fresh_and_paper_sentences():
+        if len(s.split()) >= 2:
+            assert s not in text, s

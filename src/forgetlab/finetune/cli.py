@@ -558,6 +558,14 @@ def data_control_cmd(
 )
 @click.option("--seed", type=SEED_TYPE, default=0, show_default=True)
 @click.option(
+    "--families",
+    type=click.Choice(["classic", "broad"]),
+    default="classic",
+    show_default=True,
+    help="Instruction families: the 18 exact-answer drills, or those plus broader task types "
+    "(fact tables, rewriting, classification, extraction, lists, definitions, comparisons).",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="Replace an --out built with other settings (kept as NAME.replaced-<time>).",
@@ -572,6 +580,7 @@ def data_instruct_cmd(
     max_new_tokens: int,
     max_words: int,
     seed: int,
+    families: str,
     overwrite: bool,
 ) -> None:
     """Raw-text instruction data for a base model, with no overlap with ICL-vs-IF."""
@@ -589,5 +598,6 @@ def data_instruct_cmd(
             max_words=max_words,
             seed=seed,
             overwrite=overwrite,
+            families=families,
         )
     )

@@ -197,17 +197,33 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
-def template_pairs(n: int, seed: int) -> list[tuple[str, str, str]]:
+FAMILIES = ("classic", "broad")
+
+
+def family_templates(families: str = "classic") -> dict[str, Template]:
+    """The template families of a ``--families`` choice: ``classic`` (the 18 drills) or
+    ``broad`` (those plus :data:`~forgetlab.finetune.data.instruct_broad.BROAD_TEMPLATES`)."""
+    if families == "classic":
+        return TEMPLATES
+    if families == "broad":
+        from forgetlab.finetune.data.instruct_broad import BROAD_TEMPLATES
+
+        return {**TEMPLATES, **BROAD_TEMPLATES}
+    raise ForgetlabError(f"unknown --families {families!r} (known: {', '.join(FAMILIES)})")
+
+
+def template_pairs(n: int, seed: int, families: str = "classic") -> list[tuple[str, str, str]]:
     """``n`` distinct (template, instruction, answer) triples, the templates taken in turn."""
     rng = random.Random(seed)
-    names = list(TEMPLATES)
+    templates = family_templates(families)
+    names = list(templates)
     seen: set[str] = set()
     out: list[tuple[str, str, str]] = []
     tries = 0
     while len(out) < n and tries < 100 * n + 100:
         name = names[tries % len(names)]
         tries += 1
-        q, a = TEMPLATES[name](rng)
+        q, a = templates[name](rng)
         if q not in seen:
             seen.add(q)
             out.append((name, q, a))
@@ -241,8 +257,14 @@ def build_instruct(
     batch_size: int = 8,
     teacher_prompt: str = "Continue the following text.\n\n{text}",
     overwrite: bool = False,
+    families: str = "classic",
 ) -> dict[str, Any]:
-    """Write templated instructions + prose continuations (shuffled) and the provenance."""
+    """Write templated instructions + prose continuations (shuffled) and the provenance.
+
+    ``families="broad"`` adds the task types of :mod:`forgetlab.finetune.data.instruct_broad`
+    to the classic drills; the default keeps the data of earlier builds byte for byte.
+    """
+    family_templates(families)
     if n_instructions < 0 or n_passages < 0 or n_instructions + n_passages == 0:
         raise ForgetlabError("--n-instructions and --n-passages must be >= 0 and not both 0")
     if n_passages and not Path(corpus).exists():
@@ -250,7 +272,7 @@ def build_instruct(
         raise ForgetlabError(f"corpus {corpus} not found{hint}; pass --corpus FILE_OR_DIR")
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
-    for name, q, a in template_pairs(n_instructions, seed):
+    for name, q, a in template_pairs(n_instructions, seed, families):
         rows.append({"kind": "template", "template": name, **format_row(q, a, rng.choice(LABELS))})
     identity = None
     teacher_name = "none"
@@ -299,6 +321,8 @@ def build_instruct(
         "teacher_prompt": teacher_prompt if teacher_name != "none" else None,
         "labels": list(LABELS),
     }
+    if families != "classic":  # absent for classic, so the classic file and sidecar are unchanged
+        settings["families"] = families
     write_jsonl(
         out,
         [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows],
@@ -308,7 +332,7 @@ def build_instruct(
         sources=sources,
         teacher_identity=identity,
         overlap_check="forgetlab.finetune.data.overlap: ICL-vs-IF pool sentences (7 languages), "
-        "math questions, scaffolds, capitalise/repeat demonstrations",
+        "math questions, scaffolds, capitalise/repeat demonstrations; fresh pools (en/fr/es)",
         dropped_overlapping_continuations=len(dropped),
         overwrite=overwrite,
     )

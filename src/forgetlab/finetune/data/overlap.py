@@ -3,8 +3,9 @@
 Training on what the benchmark shows would make its numbers meaningless, so instruction
 data meant for an ICL-vs-IF measurement is checked against every part of the benchmark:
 
-* ``sentence`` — any sentence of the seven line-aligned pools (3,500 lines; sentences of a
-  single word are skipped, they are ordinary words), and the blanked remainder of a
+* ``sentence`` — any sentence of the seven line-aligned paper pools (3,500 lines) and of the
+  fresh pools written for forgetlab (150 sentences in en/fr/es; sentences of a single word
+  are skipped, they are ordinary words), and the blanked remainder of a
   ``startblank`` query (a sentence without its first word, when >= 4 words are left);
 * ``math`` — a math question of any scaffold, e.g. ``What is 19 plus 4?``,
   ``Combien font 7 fois 9?`` (any numbers, any case);
@@ -44,11 +45,11 @@ class _Benchmark:
 
 @cache
 def _benchmark() -> _Benchmark:
-    from forgetlab.llm.benchmarks.icl_vs_if import LANGUAGES, SCAFFOLDS, load_pool, startblank
+    from forgetlab.llm.benchmarks.icl_vs_if import POOLS, SCAFFOLDS, load_pool, startblank
 
     sentences: dict[str, None] = {}
-    for lang in LANGUAGES:
-        for line in load_pool(lang):
+    for pool, langs in POOLS.items():  # the paper's pools and the fresh ones
+        for line in (ln for lang in langs for ln in load_pool(lang, pool)):
             s = line.strip()
             if len(s.split()) >= 2:
                 sentences[s] = None

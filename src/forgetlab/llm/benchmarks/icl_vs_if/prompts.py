@@ -170,13 +170,42 @@ class Draw:
         return _MATH[op](a, b)
 
 
+# Sentence pools the generator can draw from, with the languages each one has. "paper" is
+# the authors' 500 sentences; the fresh pools (forgetlab/data/fresh-pools/PROVENANCE.md) were
+# written for forgetlab: 50 sentences for recipe choice, 100 kept for reporting only.
+POOLS: dict[str, tuple[str, ...]] = {
+    "paper": LANGUAGES,
+    "fresh-select": ("en", "fr", "es"),
+    "fresh-report": ("en", "fr", "es"),
+}
+
+
+def check_pool(pool: str, language: str | None = None) -> None:
+    """Refuse an unknown pool, or a language the pool was not written in."""
+    if pool not in POOLS:
+        raise ForgetlabError(f"unknown icl-vs-if pool {pool!r} (known: {', '.join(POOLS)})")
+    if language is not None and language not in POOLS[pool]:
+        check_language(language)
+        raise ForgetlabError(
+            f"icl-vs-if pool {pool!r} has no language {language!r} "
+            f"(it has: {', '.join(POOLS[pool])})"
+        )
+
+
 @cache
-def load_pool(language: str) -> tuple[str, ...]:
-    """The 500 line-aligned sentences of a paper language (read as the authors did)."""
+def load_pool(language: str, pool: str = "paper") -> tuple[str, ...]:
+    """The line-aligned sentences of a language in a pool (read as the authors did).
+
+    ``pool="paper"`` is the authors' 500 sentences; the fresh pools have 50
+    (``fresh-select``) or 100 (``fresh-report``) sentences in en/fr/es.
+    """
     check_language(language)
-    path = data_path(
-        "understanding-forgetting", "icl_vs_if", "sentences", f"random_sentences_{language}.txt"
-    )
+    check_pool(pool, language)
+    if pool == "paper":
+        parts = ("understanding-forgetting", "icl_vs_if", "sentences")
+        path = data_path(*parts, f"random_sentences_{language}.txt")
+    else:
+        path = data_path("fresh-pools", f"{pool.removeprefix('fresh-')}_{language}.txt")
     with open(path, encoding="utf-8") as fh:
         return tuple(line.strip("\n") for line in fh)
 
@@ -296,11 +325,20 @@ def generate_prompts(
     languages: Iterable[str] | None = None,
     tasks: Iterable[tuple[str, str] | str] | None = None,
     n: int = N_PROMPTS,
+    pool: str = "paper",
 ) -> list[IclPrompt]:
-    """The paper's prompts: for each language, each task, ``n`` prompts (default 7 x 4 x 100)."""
-    langs = list(LANGUAGES if languages is None else languages)
+    """The paper's prompts: for each language, each task, ``n`` prompts (default 7 x 4 x 100).
+
+    ``pool`` picks the sentences (:data:`POOLS`); scaffolds, draw procedure and answers are the
+    paper's whatever the pool. The draws depend on the pool's size only, so a 50- or
+    100-sentence pool still gives ``n`` prompts per task, its sentences recurring across
+    prompts (each prompt's three sentences are distinct). Languages default to the pool's.
+    """
+    check_pool(pool)
+    langs = list(POOLS[pool] if languages is None else languages)
     for lang in langs:
         check_language(lang)
+        check_pool(pool, lang)
     task_list = parse_tasks(tasks)
     out: list[IclPrompt] = []
     for lang in langs:
@@ -310,7 +348,9 @@ def generate_prompts(
             return [sc.math_question(*d.math) for d in ds if d.math]
 
         for icl_task, if_task in task_list:
-            out += _build(lang, load_pool(lang), sc, icl_task, if_task, n, questions, _int_answers)
+            out += _build(
+                lang, load_pool(lang, pool), sc, icl_task, if_task, n, questions, _int_answers
+            )
     return out
 
 
