@@ -79,10 +79,8 @@ def test_icl_vs_if_cli_with_vllm_on_both_sides(tmp_path: Path) -> None:
 
     spec = f"vllm:packaged:{MODEL}"
     out = tmp_path / "run"
-    main(
-        ["llm", "icl-vs-if", "--base", spec, "--tuned", spec, "--languages", "en"]
-        + ["--limit", "2", "--quiet", "--out", str(out)]
-    )
+    args = ["llm", "icl-vs-if", "--base", spec, "--tuned", spec, "--languages", "en"]
+    main([*args, "--limit", "2", "--quiet", "--out", str(out)])
     res = read_json(out / "results.json")
     assert res["complete"] and res["samples_done"] == 16
     for role in ("base", "tuned"):
