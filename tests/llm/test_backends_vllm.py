@@ -115,6 +115,9 @@ def test_cpu_defaults_float32_all_cpus_and_a_sized_kv_cache(fake_vllm, tiny_mode
     assert (extra["threads"], extra["reserved_cpus"], extra["threads_from"]) == (cpus, 0, "auto")
     assert extra["model_type"] == "llama" and extra["architecture"] == "LlamaForCausalLM"
     assert "requested_dtype" not in extra
+    assert extra["enforce_eager"] is False and "enforce_eager" not in llm.kwargs
+    load_backend(f"vllm:{tiny_model_dir}", enforce_eager=True)
+    assert FakeLLM.instances[-1].kwargs["enforce_eager"] is True
 
 
 def test_no_device_means_the_installed_build(fake_vllm, tiny_model_dir):

@@ -39,6 +39,7 @@ OPTIONS = frozenset(
         "seed",
         "kv_cache_gib",
         "threads",
+        "enforce_eager",
     }
 )
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
@@ -153,6 +154,7 @@ class VLLMBackend(Backend):
         seed: int = 0,
         kv_cache_gib: int | None = None,
         threads: int | None = None,
+        enforce_eager: bool = False,
         target: Target | None = None,
     ) -> None:
         from forgetlab.llm.backends.hf import bos_required, dtype_name, resolve_dtype
@@ -195,6 +197,8 @@ class VLLMBackend(Backend):
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization or 0.9
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
+        if enforce_eager:  # no compilation at load: faster start, maybe slower calls
+            kwargs["enforce_eager"] = True
         try:
             self.llm = vllm.LLM(**kwargs)
         except (OSError, ValueError, RuntimeError, MemoryError) as exc:
@@ -208,6 +212,7 @@ class VLLMBackend(Backend):
         self.platform = platform
         self.cpu = cpu
         self.gpu_memory_utilization = kwargs.get("gpu_memory_utilization")
+        self.enforce_eager = enforce_eager
         model_config = self.llm.llm_engine.model_config
         self.dtype = str(getattr(model_config, "dtype", requested)).removeprefix("torch.")
         self.requested_dtype = requested
@@ -232,6 +237,7 @@ class VLLMBackend(Backend):
             "vllm": getattr(self._vllm, "__version__", ""),
             "tensor_parallel_size": self.tensor_parallel_size,
             "max_model_len": self.max_model_len,
+            "enforce_eager": self.enforce_eager,
         }
         if self.dtype != self.requested_dtype:
             extra["requested_dtype"] = self.requested_dtype
