@@ -79,7 +79,14 @@ def test_every_registered_name_resolves() -> None:
     for name in BENCHMARKS.names():  # every benchmark's prompt sets resolve to a function
         for export in BENCHMARKS.get(name).exports:
             assert isinstance(export.rows, str) and callable(resolve_reference(export.rows))
-    assert sorted(prompt_exports()) == ["benign", "harmful", "icl-vs-if", "multijail", "xnli"]
+    assert sorted(prompt_exports()) == [
+        "benign",
+        "harmful",
+        "icl-vs-if",
+        "ifeval",
+        "multijail",
+        "xnli",
+    ]
 
 
 def test_resolve_reference() -> None:

@@ -67,7 +67,9 @@ def test_selection_split_leaves_seed_0_training_data_unchanged() -> None:
 
 def test_safety_refuses_harmful_and_answers_benign_correctly(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
-    build_safety(out, n_harmful=20, n_benign=40, languages=["en", "sw"], seed=1)
+    build_safety(
+        out, n_harmful=20, n_benign=40, languages=["en", "sw"], seed=1, drop_near_duplicates=False
+    )
     side = json.loads(provenance_path(out).read_text())
     assert side["sha256"] == file_sha256(out) and len(side["advbench_indices"]) == 20
     rows, _ = read_sft_jsonl(out)

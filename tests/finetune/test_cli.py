@@ -124,6 +124,7 @@ def test_data_builders_via_cli(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         "5",
         "--n-benign",
         "5",
+        "--keep-near-duplicates",
     )
     assert code == 0, err
     assert json.loads(stdout)["rows"] == 10

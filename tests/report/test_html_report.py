@@ -292,8 +292,11 @@ def test_every_registered_benchmark_titles_its_section(tmp_path: Path) -> None:
         "multijail": "MultiJail",
         "benign": "Harmless requests",
         "benign-select": "Harmless requests (selection set)",
+        "harmful-conv-select": "Conversational harmful requests (selection set)",
     }
-    for prompt_set in ("harmful", "harmful-select", "multijail", "benign", "benign-select"):
+    for prompt_set in (
+        "harmful", "harmful-select", "multijail", "benign", "benign-select", "harmful-conv-select",
+    ):  # fmt: skip
         runs[prompt_set] = tmp_path / prompt_set
         evaluate_harmful(
             FnBackend(harmful_answer, "fake-chat"), out_dir=runs[prompt_set],

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetlab.errors import ForgetlabError
+from forgetlab.finetune.data.calendar_words import DAYS, MONTHS
 from forgetlab.finetune.data.io import write_jsonl
 from forgetlab.finetune.data.nonins import TeacherMode, continuation_rows
 from forgetlab.finetune.data.overlap import find_overlap, overlaps
@@ -49,11 +50,6 @@ WORDS = (
     "mirror", "monkey", "needle", "notebook", "ocean", "paddle", "parrot", "pillow", "puzzle",
     "rabbit", "saddle", "salmon", "shadow", "silver", "spider", "sponge", "stone", "summer",
     "tunnel", "valley", "velvet", "wagon", "whistle", "winter", "wizard", "yellow", "zebra",
-)  # fmt: skip
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
 )  # fmt: skip
 OPPOSITES = (
     ("hot", "cold"), ("big", "small"), ("fast", "slow"), ("early", "late"), ("light", "dark"),

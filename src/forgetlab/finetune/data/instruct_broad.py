@@ -17,6 +17,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from forgetlab.finetune.data.calendar_words import DAYS, MONTHS
+
 Template = Callable[[random.Random], tuple[str, str]]
 
 NAMES = (
@@ -252,8 +254,6 @@ def _extract_name(rng: random.Random) -> tuple[str, str]:
 
 
 def _extract_date(rng: random.Random) -> tuple[str, str]:
-    from forgetlab.finetune.data.instruct import DAYS, MONTHS
-
     if rng.random() < 0.5:
         day = rng.choice(DAYS)
         return f"Which day is mentioned here? The library opens late on {day}.", day

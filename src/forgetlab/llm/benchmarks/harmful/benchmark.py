@@ -88,6 +88,7 @@ PROMPT_SET_TITLES = {
     "multijail": "MultiJail",
     "benign": "Harmless requests",
     "benign-select": "Harmless requests (selection set)",
+    "harmful-conv-select": "Conversational harmful requests (selection set)",
 }
 
 
